@@ -1,0 +1,1 @@
+"""API keys for the services that call us: hashed at rest, named, revocable, scoped."""

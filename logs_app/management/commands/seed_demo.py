@@ -1,0 +1,106 @@
+"""manage.py seed_demo: realistic templates for each channel, demo users with contact points, an admin login."""
+
+import datetime as dt
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from preferences_app.models import DevicePlatform
+from preferences_app.services import device_add, preference_update
+from templates_app.models import NotificationTemplate
+from templates_app.services import template_create
+
+DEMO_TEMPLATES = [
+    {
+        "name": "welcome_email",
+        "type": "email",
+        "subject": "Welcome to {{ product }}, {{ first_name }}!",
+        "body": "Hi {{ first_name }},\n\nThanks for joining {{ product }}. Your account is ready.\n\n"
+                "Get started: {{ dashboard_url }}\n\n— The {{ product }} team\n",
+        "html_body": "<h1>Welcome, {{ first_name }}!</h1>\n<p>Thanks for joining <strong>{{ product }}</strong>. "
+                     "Your account is ready.</p>\n<p><a href=\"{{ dashboard_url }}\">Open your dashboard</a></p>\n",
+        "variables": {"first_name": "Ada", "product": "Acme Cloud", "dashboard_url": "https://app.example.com/"},
+    },
+    {
+        "name": "password_reset",
+        "type": "email",
+        "subject": "Reset your password",
+        "body": "Hi {{ first_name }},\n\nSomeone asked to reset your password. If it was you, open this link "
+                "within {{ expires_in_minutes }} minutes:\n{{ reset_url }}\n\nIf it was not you, ignore this email.\n",
+        "variables": {"first_name": "Ada", "reset_url": "https://app.example.com/reset/abc123",
+                      "expires_in_minutes": 30},
+    },
+    {
+        "name": "order_shipped_sms",
+        "type": "sms",
+        "body": "{{ shop }}: your order {{ order_id }} has shipped and should arrive {{ eta }}. "
+                "Track it: {{ tracking_url }}",
+        "variables": {"shop": "Acme", "order_id": "A-1042", "eta": "on Friday",
+                      "tracking_url": "https://t.example.com/A1042"},
+    },
+    {
+        "name": "login_code_sms",
+        "type": "sms",
+        "body": "Your {{ product }} login code is {{ code }}. It expires in 10 minutes.",
+        "variables": {"product": "Acme Cloud", "code": "482913"},
+    },
+    {
+        "name": "order_update_push",
+        "type": "push",
+        "subject": "Order {{ order_id }}",
+        "body": "{% if status == 'delivered' %}Your order was delivered.{% else %}Your order is {{ status }}."
+                "{% endif %}",
+        "variables": {"order_id": "A-1042", "status": "out for delivery"},
+    },
+    {
+        "name": "weekly_digest_email",
+        "type": "email",
+        "subject": "Your week at {{ product }}: {{ items|length }} updates",
+        "body": "Hi {{ first_name }}, here is what happened this week:\n"
+                "{% for item in items %}- {{ item }}\n{% endfor %}",
+        "html_body": "<p>Hi {{ first_name }}, here is what happened this week:</p>\n<ul>\n"
+                     "{% for item in items %}  <li>{{ item }}</li>\n{% endfor %}</ul>\n",
+        "variables": {"first_name": "Ada", "product": "Acme Cloud",
+                      "items": ["3 new comments", "Your invoice is ready", "Tip: <b>keyboard shortcuts</b>"]},
+    },
+]
+
+DEMO_USERS = [
+    {"user_id": 1001, "email": "ada@example.com", "phone_number": "+4915112345678",
+     "timezone": "Europe/Berlin", "quiet_hours_start": dt.time(22), "quiet_hours_end": dt.time(7),
+     "devices": [(DevicePlatform.IOS, "a" * 64), (DevicePlatform.ANDROID, "fcm-demo-token:APA91bH-demo-1001")]},
+    {"user_id": 1002, "email": "grace@example.com", "phone_number": "+14155550123",
+     "timezone": "America/New_York", "sms_enabled": False, "devices": []},
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo templates, demo users with contact points and preferences, and an 'admin' login."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        made = 0
+        for spec in DEMO_TEMPLATES:
+            if not NotificationTemplate.objects.filter(name=spec["name"]).exists():
+                template_create(created_by="seed_demo", **spec)
+                made += 1
+        self.stdout.write(f"Templates: {made} added, {len(DEMO_TEMPLATES) - made} already there.")
+
+        for spec in DEMO_USERS:
+            spec = dict(spec)
+            devices = spec.pop("devices")
+            user_id = spec.pop("user_id")
+            preference_update(user_id=user_id, **spec)
+            for platform, token in devices:
+                device_add(user_id=user_id, platform=platform, token=token)
+        self.stdout.write(f"Demo users: {', '.join(str(u['user_id']) for u in DEMO_USERS)}.")
+
+        User = get_user_model()
+        if User.objects.filter(username="admin").exists():
+            self.stdout.write("Admin login: user 'admin' already exists (manage.py changepassword admin).")
+        else:
+            password = secrets.token_urlsafe(12)
+            User.objects.create_superuser("admin", "admin@example.com", password)
+            self.stdout.write(f"Admin login: user 'admin', password {password}")

@@ -1,0 +1,95 @@
+"""The delivery log: one row per notification, from acceptance to its final state."""
+
+from django.db import models
+
+from templates_app.models import NotificationTemplate, NotificationType
+
+
+class Index(models.Index):
+    """An index whose name may be as long as PostgreSQL allows: the seed's names are part of the contract."""
+
+    max_name_length = 63
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    SUPPRESSED = "suppressed", "Suppressed"
+
+
+FINAL_STATUSES = (
+    NotificationStatus.SENT, NotificationStatus.DELIVERED, NotificationStatus.FAILED,
+    NotificationStatus.BOUNCED, NotificationStatus.SUPPRESSED,
+)
+
+
+class Priority(models.TextChoices):
+    NORMAL = "normal", "Normal"
+    URGENT = "urgent", "Urgent (ignores quiet hours)"
+
+
+class NotificationLog(models.Model):
+    """A notification and the audit trail of delivering it.
+
+    The rendered text is kept so that delivery (maybe hours later, after quiet hours) sends
+    exactly what was accepted, and so that the log stays readable after its template is gone.
+    """
+
+    user_id = models.IntegerField()
+    template = models.ForeignKey(NotificationTemplate, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="logs", db_index=False)
+    template_name = models.CharField(max_length=100, blank=True, default="")
+    template_version = models.PositiveIntegerField(null=True, blank=True)
+    type = models.CharField(max_length=20, choices=NotificationType.choices)
+    status = models.CharField(max_length=20, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    recipient = models.CharField(max_length=512, blank=True, default="")
+    subject = models.TextField(blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    html_body = models.TextField(blank=True, default="")
+    provider = models.CharField(max_length=50, blank=True, default="")
+    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_message = models.TextField(null=True, blank=True)
+    notification_metadata = models.JSONField(null=True, blank=True)
+    client = models.CharField(max_length=64, blank=True, default="",
+                              help_text="The API key (by prefix) that asked for this notification.")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True,
+                                         help_text="Not to be delivered before this moment (send_at, quiet hours, retry backoff).")
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last handed to the queue.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "notification_logs"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user_id"], name="ix_notification_logs_user_id"),
+            models.Index(fields=["status"], name="ix_notification_logs_status"),
+            models.Index(fields=["type"], name="ix_notification_logs_type"),
+            Index(fields=["created_at"], name="ix_notification_logs_created_at"),
+            models.Index(fields=["template"], name="ix_notification_logs_template"),
+            # The sweep looks only at pending rows; keep that index as small as the backlog.
+            models.Index(fields=["scheduled_for"], name="ix_notification_logs_due",
+                         condition=models.Q(status="pending")),
+            models.Index(fields=["provider", "provider_message_id"], name="ix_notification_logs_provider"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(type__in=NotificationType.values),
+                                   name="notification_logs_type_valid"),
+            models.CheckConstraint(condition=models.Q(status__in=NotificationStatus.values),
+                                   name="notification_logs_status_valid"),
+            models.CheckConstraint(condition=models.Q(priority__in=Priority.values),
+                                   name="notification_logs_priority_valid"),
+            models.UniqueConstraint(fields=["client", "idempotency_key"], name="notification_logs_idempotency_unique",
+                                    condition=models.Q(idempotency_key__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk} to user {self.user_id} ({self.status})"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class NotificationsProjectConfig(AppConfig):
+    name = "notifications_project"
+    verbose_name = "Notification service"

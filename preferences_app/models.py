@@ -1,0 +1,76 @@
+"""A user's channel preferences, quiet hours, timezone, and where to reach them."""
+
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA timezone name (such as 'Europe/Berlin').") from None
+
+
+class UserPreference(models.Model):
+    """One row per user (created with defaults on first read): what they accept, when, and where."""
+
+    user_id = models.IntegerField(unique=True)
+    email_enabled = models.BooleanField(default=True)
+    sms_enabled = models.BooleanField(default=True)
+    push_enabled = models.BooleanField(default=True)
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    email = models.EmailField(blank=True, default="")
+    phone_number = PhoneNumberField(blank=True, default="", help_text="E.164, for example +4915112345678.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "user_preferences"
+        ordering = ["user_id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(user_id__gte=1), name="user_preferences_user_id_positive"),
+            models.CheckConstraint(
+                condition=models.Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
+                | models.Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False),
+                name="user_preferences_quiet_hours_both_or_neither",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Preferences of user {self.user_id}"
+
+    def channel_enabled(self, channel: str) -> bool:
+        return getattr(self, f"{channel}_enabled")
+
+
+class DevicePlatform(models.TextChoices):
+    IOS = "ios", "iOS (APNs)"
+    ANDROID = "android", "Android (FCM)"
+
+
+class Device(models.Model):
+    """A push token of one of the user's devices; deactivated when the provider says it is gone."""
+
+    preference = models.ForeignKey(UserPreference, on_delete=models.CASCADE, related_name="devices")
+    platform = models.CharField(max_length=10, choices=DevicePlatform.choices)
+    token = models.CharField(max_length=512)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "user_devices"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "token"], name="user_devices_platform_token_unique"),
+            models.CheckConstraint(condition=models.Q(platform__in=DevicePlatform.values),
+                                   name="user_devices_platform_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} …{self.token[-8:]}"

@@ -1,0 +1,117 @@
+"""Business operations on preferences: defaults, updates, devices, and quiet hours in local time."""
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .models import Device, UserPreference
+
+UPDATABLE_FIELDS = (
+    "email_enabled", "sms_enabled", "push_enabled", "quiet_hours_start", "quiet_hours_end",
+    "timezone", "email", "phone_number",
+)
+
+
+def _validate_user_id(user_id: Any) -> int:
+    if isinstance(user_id, bool) or not isinstance(user_id, int) or not 1 <= user_id <= 2**31 - 1:
+        raise ValidationError({"user_id": "Must be a whole number from 1 to 2147483647."})
+    return user_id
+
+
+def preference_get_or_create(*, user_id: int) -> UserPreference:
+    """The user's preferences, created with the defaults (all channels on, no quiet hours) on first read."""
+    user_id = _validate_user_id(user_id)
+    try:
+        preference, _ = UserPreference.objects.get_or_create(user_id=user_id)
+    except IntegrityError:  # a concurrent first read created it between our get and our insert
+        preference = UserPreference.objects.get(user_id=user_id)
+    return preference
+
+
+def parse_time(field: str, value: Any) -> dt.time | None:
+    """A time of day from a time, None/"" or an "HH:MM[:SS]" string. Raises ValidationError."""
+    if value is None or value == "" or isinstance(value, dt.time):
+        return value or None
+    if isinstance(value, str):
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationError({field: f"{value!r} is not a time of day; use HH:MM, for example 22:00."})
+
+
+@transaction.atomic
+def preference_update(*, user_id: int, **changes: Any) -> UserPreference:
+    """Change some of a user's preferences (creating the row if needed). Raises ValidationError.
+
+    Quiet hours are set together: both times, or neither (None clears them).
+    """
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "Unknown field." for field in sorted(unknown)})
+    preference = preference_get_or_create(user_id=user_id)
+    preference = UserPreference.objects.select_for_update().get(pk=preference.pk)
+    for field in ("quiet_hours_start", "quiet_hours_end"):
+        if field in changes:
+            changes[field] = parse_time(field, changes[field])
+    for field, value in changes.items():
+        setattr(preference, field, value)
+    if (preference.quiet_hours_start is None) != (preference.quiet_hours_end is None):
+        raise ValidationError({"quiet_hours_start": "Set both quiet_hours_start and quiet_hours_end, or neither."})
+    preference.full_clean()
+    preference.save()
+    return preference
+
+
+def quiet_hours_end_for(preference: UserPreference, at: dt.datetime) -> dt.datetime | None:
+    """When the user's quiet hours end, if `at` falls inside them; None if it does not.
+
+    Times are wall-clock times in the user's timezone, so a window from 22:00 to 07:00 stays
+    22:00 to 07:00 across DST changes. A window may cross midnight. An end time the clocks skip
+    that day reads as if they had not jumped (02:30 on a spring-forward night is 03:30 summer
+    time); an end time that occurs twice is its first occurrence. Equal start and end: no window.
+    """
+    start, end = preference.quiet_hours_start, preference.quiet_hours_end
+    if start is None or end is None or start == end:
+        return None
+    zone = zoneinfo.ZoneInfo(preference.timezone)
+    local = at.astimezone(zone)
+    now = local.time().replace(tzinfo=None)
+    if start < end:
+        inside, end_date = start <= now < end, local.date()
+    else:
+        inside = now >= start or now < end
+        end_date = local.date() if now < end else local.date() + dt.timedelta(days=1)
+    if not inside:
+        return None
+    return dt.datetime.combine(end_date, end, tzinfo=zone).astimezone(dt.timezone.utc)
+
+
+def device_add(*, user_id: int, platform: str, token: str) -> Device:
+    """Register (or re-activate) a push token for the user. Raises ValidationError.
+
+    A token already registered to another user moves to this one: the device changed hands.
+    """
+    token = (token or "").strip()
+    if not token or any(ch.isspace() for ch in token):
+        raise ValidationError({"token": "Must be a non-empty token without spaces."})
+    preference = preference_get_or_create(user_id=user_id)
+    device = Device.objects.filter(platform=platform, token=token).first() or Device(platform=platform, token=token)
+    device.preference = preference
+    device.active = True
+    device.full_clean(validate_unique=False)
+    device.save()
+    return device
+
+
+def device_remove(*, user_id: int, device_id: int) -> None:
+    """Delete one of the user's devices. Raises Device.DoesNotExist if it is not theirs."""
+    Device.objects.get(pk=device_id, preference__user_id=user_id).delete()
+
+
+def device_deactivate(*, platform: str, token: str) -> int:
+    """Mark a token inactive after the provider said it is unregistered; returns how many changed."""
+    return Device.objects.filter(platform=platform, token=token, active=True).update(active=False)

@@ -1,0 +1,1 @@
+"""Notification templates, their numbered versions, and rendering them in a Jinja2 sandbox."""

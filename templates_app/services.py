@@ -1,0 +1,151 @@
+"""Business operations on templates: create, update (keeping versions), delete, render."""
+
+from typing import Any, Mapping
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from .models import NotificationTemplate, NotificationType, TemplateVersion
+from .rendering import HTML_PART, RenderedMessage, placeholders, render_parts
+
+VERSIONED_FIELDS = ("subject", "body", "html_body", "variables")
+
+
+def _normalise_variables(variables: Any) -> dict[str, Any] | None:
+    """Accept {"name": example} or ["name", ...]; None means "derive from the placeholders"."""
+    if variables is None:
+        return None
+    if isinstance(variables, (list, tuple)):
+        if not all(isinstance(name, str) for name in variables):
+            raise ValidationError({"variables": "A list of variables must hold only names (strings)."})
+        return {name: None for name in variables}
+    if isinstance(variables, dict):
+        return dict(variables)
+    raise ValidationError({"variables": "Must be an object of name -> example value, or a list of names."})
+
+
+def template_validate(*, type: str, subject: str | None, body: str, html_body: str,
+                      variables: Any) -> dict[str, Any]:
+    """Check a template's text and return its declared variables (derived if none were declared).
+
+    Raises ValidationError keyed by field: unknown type, empty body, missing email subject, HTML
+    on a non-email template, oversized text, a syntax error, an unsafe attribute, or placeholders
+    that disagree with the declared variables.
+    """
+    errors: dict[str, str] = {}
+    if type not in NotificationType.values:
+        errors["type"] = f"Must be one of: {', '.join(NotificationType.values)}."
+    if not body or not body.strip():
+        errors["body"] = "This field may not be blank."
+    if type == NotificationType.EMAIL and not (subject or "").strip():
+        errors["subject"] = "Email templates need a subject."
+    if html_body and type != NotificationType.EMAIL:
+        errors[HTML_PART] = "Only email templates have an HTML body."
+    limit = settings.NOTIFICATION_MAX_TEMPLATE_BYTES
+    for field, text in (("subject", subject), ("body", body), (HTML_PART, html_body)):
+        if text and len(text.encode()) > limit:
+            errors[field] = f"Must be at most {limit} bytes."
+    if errors:
+        raise ValidationError(errors)
+
+    declared = _normalise_variables(variables)
+    used = set().union(*placeholders({"subject": subject, "body": body, HTML_PART: html_body}).values())
+    if declared is None:
+        return {name: None for name in sorted(used)}
+    undeclared = sorted(used - set(declared))
+    unused = sorted(set(declared) - used)
+    if undeclared or unused:
+        problems = []
+        if undeclared:
+            problems.append(f"used but not declared: {', '.join(undeclared)}")
+        if unused:
+            problems.append(f"declared but not used: {', '.join(unused)}")
+        raise ValidationError({"variables": f"Variables and placeholders disagree ({'; '.join(problems)})."})
+    return declared
+
+
+def _record_version(template: NotificationTemplate, created_by: str) -> None:
+    TemplateVersion.objects.create(
+        template=template,
+        version=template.version,
+        subject=template.subject,
+        body=template.body,
+        html_body=template.html_body,
+        variables=template.variables,
+        created_by=created_by,
+    )
+
+
+@transaction.atomic
+def template_create(*, name: str, type: str, body: str, subject: str | None = None, html_body: str = "",
+                    variables: Any = None, created_by: str = "") -> NotificationTemplate:
+    """Create a template and its version 1. Raises ValidationError (including a taken name)."""
+    variables = template_validate(type=type, subject=subject, body=body, html_body=html_body, variables=variables)
+    template = NotificationTemplate(name=name, type=type, subject=subject, body=body, html_body=html_body,
+                                    variables=variables)
+    template.full_clean()
+    template.save()
+    _record_version(template, created_by)
+    return template
+
+
+@transaction.atomic
+def template_update(*, template: NotificationTemplate, updated_by: str = "", **changes: Any) -> NotificationTemplate:
+    """Change a template; a change of its text or variables makes a new numbered version.
+
+    `changes` may hold name, type, subject, body, html_body, variables. Raises ValidationError.
+    """
+    unknown = set(changes) - {"name", "type", *VERSIONED_FIELDS}
+    if unknown:
+        raise ValidationError({field: "Unknown field." for field in sorted(unknown)})
+    merged = {field: changes.get(field, getattr(template, field)) for field in ("type", *VERSIONED_FIELDS)}
+    if "variables" not in changes and any(field in changes for field in ("subject", "body", "html_body")):
+        # The text changed but the declaration was not restated: keep the examples that still apply.
+        used = set().union(*placeholders({f: merged[f] for f in ("subject", "body", HTML_PART)}).values())
+        old = template.variables or {}
+        merged["variables"] = {name: old.get(name) for name in sorted(used)}
+    merged["variables"] = template_validate(**merged)
+
+    text_changed = any(merged[field] != getattr(template, field) for field in VERSIONED_FIELDS)
+    for field, value in {**changes, **merged}.items():
+        setattr(template, field, value)
+    template.full_clean()
+    if text_changed:
+        template.version += 1
+    template.save()
+    if text_changed:
+        _record_version(template, updated_by)
+    return template
+
+
+def template_delete(*, template: NotificationTemplate) -> None:
+    """Delete a template and its versions; logs sent with it keep its name and stay readable."""
+    template.delete()
+
+
+def example_context(template: NotificationTemplate) -> dict[str, Any]:
+    """The declared example values, with the variable's name standing in where none was given."""
+    return {name: (example if example is not None else f"<{name}>")
+            for name, example in (template.variables or {}).items()}
+
+
+def template_render(*, template: NotificationTemplate, context: Mapping[str, Any] | None = None) -> RenderedMessage:
+    """Render the template's current text. With no context, its example values are used.
+
+    Raises ValidationError naming a missing variable or a refused construct.
+    """
+    if context is None:
+        context = example_context(template)
+    return render_parts({"subject": template.subject, "body": template.body, HTML_PART: template.html_body}, context)
+
+
+def template_preview(*, type: str, subject: str | None, body: str, html_body: str, variables: Any,
+                     context: Mapping[str, Any] | None) -> RenderedMessage:
+    """Render unsaved template text, as the admin's live preview shows it.
+
+    With no context, the declared example values are used. Raises ValidationError keyed by field.
+    """
+    declared = template_validate(type=type, subject=subject, body=body, html_body=html_body, variables=variables)
+    draft = NotificationTemplate(type=type, subject=subject, body=body, html_body=html_body, variables=declared)
+    return template_render(template=draft, context=context)
