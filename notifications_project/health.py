@@ -1,0 +1,63 @@
+"""Health probes: startup and live answer while the process runs; ready checks what serving needs."""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+logger = logging.getLogger(__name__)
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_cache() -> None:
+    cache.set("health:ready", "1", timeout=10)
+    if cache.get("health:ready") != "1":
+        raise RuntimeError("the cache did not return what was just stored")
+
+
+def _check_broker() -> None:
+    from notifications_project.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+def dependency_checks() -> dict:
+    checks = {"database": _check_database, "cache": _check_cache}
+    if settings.CELERY_BROKER_URL:
+        checks["broker"] = _check_broker
+    return checks
+
+
+@never_cache
+@require_GET
+def live(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+startup = live
+
+
+@never_cache
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    """200 when every dependency answers; 503 naming each one that does not."""
+    results, failed = {}, False
+    for name, check in dependency_checks().items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as err:  # any failure of a dependency means "not ready", whatever its type
+            failed = True
+            results[name] = f"unavailable: {type(err).__name__}"
+            logger.warning("readiness check %s failed: %s", name, type(err).__name__)
+    return JsonResponse({"status": "unavailable" if failed else "ok", "checks": results},
+                        status=503 if failed else 200)

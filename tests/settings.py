@@ -1,0 +1,15 @@
+"""The service's own settings, as the environment gives them, plus what only tests need."""
+
+import os
+
+# Tests run with DEBUG off, like production, so they need a key; nothing real is signed with it.
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-used-anywhere-real")
+os.environ.setdefault("CACHE_KEY_PREFIX", "notif-tests")
+
+from notifications_project.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STATIC_ROOT = None  # nothing is collected for tests; WhiteNoise serves from the finders
+WHITENOISE_USE_FINDERS = True

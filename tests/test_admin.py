@@ -1,0 +1,117 @@
+"""The admin console as a staff member and as a stranger sees it."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from templates_app.models import NotificationTemplate
+from tests.factories import DeviceFactory, NotificationLogFactory, NotificationTemplateFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    "admin:templates_app_notificationtemplate_changelist",
+    "admin:templates_app_notificationtemplate_add",
+    "admin:logs_app_notificationlog_changelist",
+    "admin:preferences_app_userpreference_changelist",
+    "admin:preferences_app_userpreference_add",
+    "admin:preferences_app_device_changelist",
+    "admin:apikeys_app_apikey_changelist",
+    "admin:apikeys_app_apikey_add",
+]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_staff_sees_every_page(admin_client, name):
+    NotificationLogFactory()
+    DeviceFactory()
+    assert admin_client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_anonymous_is_sent_to_login(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_change_pages_render_with_data(admin_client):
+    log = NotificationLogFactory()
+    device = DeviceFactory()
+    for url in (reverse("admin:templates_app_notificationtemplate_change", args=[log.template_id]),
+                reverse("admin:logs_app_notificationlog_change", args=[log.pk]),
+                reverse("admin:preferences_app_userpreference_change", args=[device.preference_id])):
+        assert admin_client.get(url).status_code == 200
+
+
+def test_template_change_page_shows_preview_panel_and_history(admin_client, template):
+    page = admin_client.get(reverse("admin:templates_app_notificationtemplate_change", args=[template.pk]))
+    html = page.content.decode()
+    assert 'id="template-preview"' in html
+    assert "Version history" in html
+    assert '"first_name": "Ada"' in html  # the sample context starts from the example values
+
+
+def test_logs_are_read_only(admin_client):
+    log = NotificationLogFactory()
+    url = reverse("admin:logs_app_notificationlog_change", args=[log.pk])
+    assert b'name="status"' not in admin_client.get(url).content
+    assert admin_client.post(url, {"status": "sent"}).status_code == 403
+
+
+def test_logs_filter_by_status_and_search_by_user(admin_client):
+    NotificationLogFactory(user_id=4242, status="failed")
+    NotificationLogFactory(user_id=7, status="sent")
+    changelist = reverse("admin:logs_app_notificationlog_changelist")
+    assert admin_client.get(changelist, {"q": "4242"}).context["cl"].result_count == 1
+    assert admin_client.get(changelist, {"status__exact": "sent"}).context["cl"].result_count == 1
+
+
+def preview(admin_client, **fields):
+    data = {"type": "email", "subject": "Hi {{ name }}", "body": "Hello {{ name }}", "html_body": "",
+            "variables": "", "context": json.dumps({"name": "Ada"}), **fields}
+    return admin_client.post(reverse("admin:templates_app_notificationtemplate_preview"), data).json()
+
+
+def test_preview_renders_unsaved_text(admin_client):
+    assert preview(admin_client, html_body="<b>{{ name }}</b>") == {
+        "ok": True, "subject": "Hi Ada", "body": "Hello Ada", "html_body": "<b>Ada</b>"}
+
+
+def test_preview_shows_render_errors_inline(admin_client):
+    result = preview(admin_client, body="Hello {{ name }}, code {{ code }}")
+    assert result == {"ok": False, "errors": {"context": ["Missing variable: code"]}}
+    assert preview(admin_client, context="{not json")["errors"]["context"][0].startswith("Not valid JSON")
+    assert "body" in preview(admin_client, body="{% if %}")["errors"]
+
+
+def test_preview_needs_staff(client):
+    response = client.post(reverse("admin:templates_app_notificationtemplate_preview"), {"body": "x"})
+    assert response.status_code == 302
+
+
+def test_saving_in_the_admin_keeps_a_version(admin_client, template):
+    url = reverse("admin:templates_app_notificationtemplate_change", args=[template.pk])
+    response = admin_client.post(url, {
+        "name": template.name, "type": "email", "subject": template.subject, "html_body": "",
+        "body": "Changed {{ first_name }} {{ code }}", "variables": json.dumps(template.variables),
+        "versions-TOTAL_FORMS": "1", "versions-INITIAL_FORMS": "1", "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000", "versions-0-id": template.versions.get().pk,
+        "versions-0-template": template.pk,
+    })
+    assert response.status_code == 302, response.content
+    template.refresh_from_db()
+    assert template.version == 2
+    assert template.versions.get(version=1).body == "Hi {{ first_name }}, your code is {{ code }}."
+
+
+def test_admin_form_shows_template_errors_on_the_field(admin_client):
+    response = admin_client.post(reverse("admin:templates_app_notificationtemplate_add"), {
+        "name": "broken", "type": "email", "subject": "Hi", "body": "{{ oops", "html_body": "", "variables": "",
+        "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0", "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000",
+    })
+    assert response.status_code == 200
+    assert "Template syntax error on line 1" in str(response.context["adminform"].form.errors["body"])
+    assert not NotificationTemplate.objects.filter(name="broken").exists()

@@ -1,0 +1,47 @@
+"""manage.py seed_demo and create_api_key, as an operator runs them."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apikeys_app.models import APIKey
+from preferences_app.models import Device, UserPreference
+from templates_app.models import NotificationTemplate
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_loads_templates_for_every_channel_and_is_repeatable():
+    first = run("seed_demo")
+    assert "Templates: 6 added" in first and "password" in first
+    assert set(NotificationTemplate.objects.values_list("type", flat=True)) == {"email", "sms", "push"}
+    demo = UserPreference.objects.get(user_id=1001)
+    assert (demo.email, str(demo.phone_number), demo.timezone) == ("ada@example.com", "+4915112345678",
+                                                                   "Europe/Berlin")
+    assert Device.objects.filter(preference=demo, active=True).count() == 2
+    second = run("seed_demo")
+    assert "0 added, 6 already there" in second
+    assert NotificationTemplate.objects.count() == 6
+
+
+def test_create_api_key_prints_the_key_last_and_stores_only_a_hash():
+    output = run("create_api_key", "billing", "--scopes", "send")
+    key = output.strip().splitlines()[-1]
+    stored = APIKey.objects.get(name="billing")
+    assert key.startswith(stored.prefix + ".")
+    assert key not in (stored.hashed_key, stored.id)
+    assert APIKey.objects.is_valid(key)
+    assert stored.scopes == ["send"]
+
+
+def test_create_api_key_refuses_unknown_scopes():
+    with pytest.raises(CommandError, match="scopes"):
+        run("create_api_key", "billing", "--scopes", "send,delete-everything")
+    assert not APIKey.objects.exists()
