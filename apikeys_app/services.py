@@ -24,3 +24,30 @@ def api_key_revoke(*, key: APIKey) -> None:
     """Revoke a key; it is refused from the next request on."""
     key.revoked = True
     key.save(update_fields=["revoked"])
+
+
+class AuthenticationFailed(Exception):
+    """The request carried no usable API key; the message says why, without echoing the key."""
+
+
+HEADER_PREFIX = "Api-Key "
+
+
+def api_key_from_header(authorization: str | None) -> APIKey:
+    """The live key named by an `Authorization: Api-Key <key>` header.
+
+    Raises AuthenticationFailed when the header is missing or malformed, or the key is unknown,
+    revoked or expired.
+    """
+    if not authorization:
+        raise AuthenticationFailed("Missing API key: send 'Authorization: Api-Key <key>'.")
+    if not authorization.startswith(HEADER_PREFIX):
+        raise AuthenticationFailed("Malformed Authorization header: expected 'Api-Key <key>'.")
+    raw = authorization[len(HEADER_PREFIX):].strip()
+    try:
+        key = APIKey.objects.get_from_key(raw)
+    except APIKey.DoesNotExist:
+        raise AuthenticationFailed("Invalid or revoked API key.") from None
+    if key.has_expired:
+        raise AuthenticationFailed("This API key has expired.")
+    return key
