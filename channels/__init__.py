@@ -1,0 +1,27 @@
+"""Delivery adapters for email, SMS and push, and the providers behind them.
+
+Plain Python: imports nothing from the Django apps. Callers use
+``channels.registry`` (``validate``, ``deliver``) and the types in ``channels.base``.
+"""
+
+from channels.base import (
+    Channel,
+    ChannelError,
+    DeliveryResult,
+    InvalidRecipient,
+    Message,
+    PermanentError,
+    Provider,
+    TransientError,
+)
+
+__all__ = [
+    "Channel",
+    "ChannelError",
+    "DeliveryResult",
+    "InvalidRecipient",
+    "Message",
+    "PermanentError",
+    "Provider",
+    "TransientError",
+]

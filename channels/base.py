@@ -1,0 +1,204 @@
+"""The channel vocabulary: messages, results, the error tree, and the provider and adapter bases."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered, channel-neutral notification ready for a provider."""
+
+    channel: Channel
+    to: str  # email address | E.164 phone | device token
+    body: str  # plain text (sms/push body, email text part)
+    subject: str = ""  # email subject / push title
+    html_body: str | None = None  # email HTML alternative
+    data: Mapping[str, str] = field(default_factory=dict)  # push custom data
+    platform: str = ""  # push: "ios" | "android"; "" otherwise
+    reference: str = ""  # our log id, passed to the provider where it allows
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What a provider told us when it accepted a message."""
+
+    provider: str
+    message_id: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ChannelError(Exception):
+    """A provider refused or failed a message.
+
+    ``status`` is the HTTP (or SMTP) status when there was one, ``code`` the
+    provider's own error code (Twilio 21211, APNs "BadDeviceToken", ...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        code: str | int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        prefix = f"{self.provider}: " if self.provider else ""
+        return f"{prefix}{self.message}"
+
+
+class TransientError(ChannelError):
+    """Worth retrying later or on another provider.
+
+    ``retry_after`` is the provider's Retry-After in seconds, when it sent one.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    """Retrying cannot help: the message, the account or the configuration is wrong."""
+
+
+class InvalidRecipient(PermanentError):
+    """The address, number or device token is wrong or no longer registered.
+
+    ``deactivate`` tells the caller to stop using the recipient (a push token the
+    platform reports as unregistered); other invalid recipients may be typos.
+    """
+
+    def __init__(self, message: str, *, deactivate: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.deactivate = deactivate
+
+
+class Provider:
+    """One vendor behind a channel, as a template method (after django-anymail's backends).
+
+    ``send`` owns the sequence build payload -> call -> parse answer; subclasses
+    override those narrow hooks and raise ``TransientError``/``PermanentError``
+    from ``call`` and ``parse_answer``. Options come from settings ``OPTIONS``;
+    unknown or missing ones raise ``ImproperlyConfigured`` when the provider is built.
+    """
+
+    name: ClassVar[str] = ""
+    channel: ClassVar[Channel]
+    # Push platforms this provider can reach; empty means every platform.
+    platforms: ClassVar[frozenset[str]] = frozenset()
+    required_options: ClassVar[Sequence[str]] = ()
+    optional_options: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        known = set(self.required_options) | set(self.optional_options)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}: unknown option(s) {', '.join(unknown)}; "
+                f"expected some of {', '.join(sorted(known)) or 'none'}"
+            )
+        missing = [key for key in self.required_options if options.get(key) in (None, "")]
+        if missing:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}: missing required option(s) {', '.join(missing)}"
+            )
+        self.options: dict[str, Any] = {**self.optional_options, **options}
+
+    def serves(self, message: Message) -> bool:
+        """Whether this provider can deliver to the message's platform."""
+        return not self.platforms or message.platform in self.platforms
+
+    def send(self, message: Message) -> DeliveryResult:
+        """Deliver one message; raises ``TransientError`` or ``PermanentError``."""
+        payload = self.build_payload(message)
+        answer = self.call(payload, message)
+        return self.parse_answer(answer, message)
+
+    def build_payload(self, message: Message) -> Any:
+        """Turn the message into what the provider's API takes."""
+        raise NotImplementedError
+
+    def call(self, payload: Any, message: Message) -> Any:
+        """Hand the payload to the provider; map every failure to a ``ChannelError``."""
+        raise NotImplementedError
+
+    def parse_answer(self, answer: Any, message: Message) -> DeliveryResult:
+        """Read the provider's acceptance into a ``DeliveryResult``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release pooled connections; the provider may be used again afterwards."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class ChannelAdapter:
+    """Delivers one channel's messages through its providers in failover order.
+
+    ``validate`` holds the accept-time checks (no provider needed);
+    ``send`` makes one pass over the providers able to serve the message: a
+    transient failure moves on to the next one, a permanent one stops at once.
+    Retrying with backoff is the caller's job.
+    """
+
+    channel: ClassVar[Channel]
+
+    def __init__(self, providers: Sequence[Provider]) -> None:
+        self.providers = list(providers)
+
+    @classmethod
+    def validate(cls, message: Message) -> None:
+        """Raise ``PermanentError``/``InvalidRecipient`` if the message cannot be sent."""
+        if message.channel != cls.channel:
+            raise PermanentError(
+                f"message for channel {message.channel!r} given to the {cls.channel} adapter"
+            )
+
+    def candidates(self, message: Message) -> list[Provider]:
+        """The providers to try for this message, in order."""
+        return [provider for provider in self.providers if provider.serves(message)]
+
+    def send(self, message: Message) -> DeliveryResult:
+        candidates = self.candidates(message)
+        if not candidates:
+            where = f" for platform {message.platform!r}" if message.platform else ""
+            raise PermanentError(f"no {self.channel} provider configured{where}")
+        failures: list[TransientError] = []
+        for provider in candidates:
+            try:
+                return provider.send(message)
+            except TransientError as err:
+                logger.warning("%s failed transiently, trying the next provider: %s", provider, err)
+                failures.append(err)
+        last = failures[-1]
+        # Retry when the first provider says it may be back, not the last one.
+        waits = [err.retry_after for err in failures if err.retry_after is not None]
+        last.retry_after = min(waits) if waits else None
+        raise last
+
+    def close(self) -> None:
+        for provider in self.providers:
+            provider.close()
