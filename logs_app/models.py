@@ -61,6 +61,9 @@ class NotificationLog(models.Model):
     scheduled_for = models.DateTimeField(null=True, blank=True,
                                          help_text="Not to be delivered before this moment (send_at, quiet hours, retry backoff).")
     queued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last handed to the queue.")
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is delivering it until then; after that it may be claimed again.")
+    batch_id = models.UUIDField(null=True, blank=True, help_text="The bulk send it belongs to.")
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -79,6 +82,8 @@ class NotificationLog(models.Model):
             models.Index(fields=["scheduled_for"], name="ix_notification_logs_due",
                          condition=models.Q(status="pending")),
             models.Index(fields=["provider", "provider_message_id"], name="ix_notification_logs_provider"),
+            models.Index(fields=["batch_id"], name="ix_notification_logs_batch",
+                         condition=models.Q(batch_id__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(type__in=NotificationType.values),

@@ -4,6 +4,7 @@ Unset, the service runs on a SQLite file, the local-memory cache, in-process tas
 console providers. Every variable is listed in the README's table.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -58,7 +59,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_api_key",
+    "drf_spectacular",
+    "corsheaders",
     "phonenumber_field",
+    "anymail",
     "notifications_project",
     "apikeys_app",
     "templates_app",
@@ -69,6 +73,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "notifications_project.api.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,6 +147,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+# The sweep hands due and orphaned pending logs to the queue; beat runs it this often.
+NOTIFICATION_SWEEP_INTERVAL_SECONDS = env_int("NOTIFICATION_SWEEP_INTERVAL_SECONDS", 10)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-due-notifications": {
+        "task": "logs_app.tasks.sweep_due",
+        "schedule": float(NOTIFICATION_SWEEP_INTERVAL_SECONDS),
+    },
+}
 
 # Auth and security --------------------------------------------------------------------------
 
@@ -194,16 +210,116 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "notifications@localhost")
 
+# Providers per channel, in failover order: {"sms": [{"BACKEND": "notification_channels.sms.TwilioSMSProvider",
+# "OPTIONS": {"account_sid": ..., "auth_token": ..., "from_number": ...}}], ...} as JSON.
 NOTIFICATION_PROVIDERS = {
-    "email": [{"BACKEND": "channels.email.DjangoMailProvider", "OPTIONS": {}}],
-    "sms": [{"BACKEND": "channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
-    "push": [{"BACKEND": "channels.push.ConsolePushProvider", "OPTIONS": {}}],
+    "email": [{"BACKEND": "notification_channels.email.DjangoMailProvider", "OPTIONS": {}}],
+    "sms": [{"BACKEND": "notification_channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
+    "push": [{"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {}}],
 }
+if os.environ.get("NOTIFICATION_PROVIDERS"):
+    try:
+        NOTIFICATION_PROVIDERS.update(json.loads(os.environ["NOTIFICATION_PROVIDERS"]))
+    except (json.JSONDecodeError, TypeError, ValueError) as err:
+        raise ImproperlyConfigured(f"NOTIFICATION_PROVIDERS is not a JSON object of channel lists: {err}") from None
+
+# django-anymail (ESP backends and their tracking webhooks): ANYMAIL_<NAME> -> ANYMAIL["<NAME>"],
+# e.g. ANYMAIL_MAILGUN_API_KEY, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_WEBHOOK_SECRET.
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
 NOTIFICATION_SMS_MAX_SEGMENTS = env_int("NOTIFICATION_SMS_MAX_SEGMENTS", 10)
+
+# Retries: transient provider errors are retried with exponential backoff and jitter.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
+NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 2)
+NOTIFICATION_RETRY_MAX_SECONDS = env_int("NOTIFICATION_RETRY_MAX_SECONDS", 600)
+# A worker owns a log it claimed for this long; a log queued this long ago and still pending
+# (its queue message or its worker was lost) is queued again by the sweep.
+NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 120)
+NOTIFICATION_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATION_REQUEUE_AFTER_SECONDS", 300)
+# How many logs one delivery task carries, and the most recipients one bulk send may name.
+NOTIFICATION_TASK_BATCH_SIZE = env_int("NOTIFICATION_TASK_BATCH_SIZE", 50)
+NOTIFICATION_BULK_MAX_USERS = env_int("NOTIFICATION_BULK_MAX_USERS", 100_000)
 
 # Largest context a send may carry, in bytes of JSON, and largest template body.
 NOTIFICATION_MAX_CONTEXT_BYTES = env_int("NOTIFICATION_MAX_CONTEXT_BYTES", 64 * 1024)
 NOTIFICATION_MAX_TEMPLATE_BYTES = env_int("NOTIFICATION_MAX_TEMPLATE_BYTES", 64 * 1024)
+
+# GraphQL ------------------------------------------------------------------------------------
+
+# Limits on one GraphQL document: nesting depth, aliases and tokens. Introspection (the schema
+# GraphiQL shows) can be turned off.
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
+GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 15)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 2000)
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", True)
+
+# REST API -----------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # API endpoints subclass notifications_project.api.ApiView (API key, scopes, bounded JSON); a DRF
+    # view that does not is closed by default. (Named here, our own classes would import DRF's views
+    # while DRF's views import these settings.)
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "notifications_project.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+# Largest JSON body the API reads; larger ones are answered 413 unread.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Notification service API",
+    "DESCRIPTION": (
+        "Send email, SMS and push notifications from stored templates, manage templates and user "
+        "preferences, and read the delivery log. Every call needs `Authorization: Api-Key <key>`. "
+        "Errors are `{\"detail\", \"status_code\"}` (400s add `errors` per field); lists are "
+        "`{\"items\", \"total\", \"page\", \"size\", \"pages\"}`. Rate limits per client IP, per "
+        "minute and per hour, are reported in `X-RateLimit-*` headers on every answer."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "notifications_project.api.schema_postprocessing_hook",
+    ],
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+}
+
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/(api/|graphql)"
+CORS_ALLOW_HEADERS = ("accept", "authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = (
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Window",
+    "X-RateLimit-Limit-Minute", "X-RateLimit-Remaining-Minute", "X-RateLimit-Limit-Hour",
+    "X-RateLimit-Remaining-Hour", "Retry-After",
+)
+
+# Rate limits per client IP, counted by django-ratelimit in the shared cache (Redis when REDIS_URL is set).
+RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_RATES = {
+    "send": {"minute": env_int("RATELIMIT_SEND_PER_MINUTE", 60), "hour": env_int("RATELIMIT_SEND_PER_HOUR", 1000)},
+    "read": {"minute": env_int("RATELIMIT_READ_PER_MINUTE", 300), "hour": env_int("RATELIMIT_READ_PER_HOUR", 10000)},
+    "manage": {"minute": env_int("RATELIMIT_MANAGE_PER_MINUTE", 120),
+               "hour": env_int("RATELIMIT_MANAGE_PER_HOUR", 2000)},
+}
+# (path prefix, methods or () for any, group): the first match decides a request's group.
+RATELIMIT_PATH_GROUPS = [
+    ("/api/v1/notifications/", ("POST",), "send"),
+    ("/api/", ("GET", "HEAD", "OPTIONS"), "read"),
+    ("/api/", (), "manage"),
+    ("/graphql", ("GET", "HEAD", "OPTIONS"), "read"),
+    ("/graphql", (), "manage"),
+]
+# Proxies (CIDRs) whose X-Forwarded-For is believed; otherwise the client is REMOTE_ADDR.
+RATELIMIT_TRUSTED_PROXIES = env_list("RATELIMIT_TRUSTED_PROXIES")
 
 # Logging ------------------------------------------------------------------------------------
 

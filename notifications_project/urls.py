@@ -1,9 +1,12 @@
 """The service's URLs: the admin console, the health probes, and (beside them) the APIs."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from logs_app import webhooks
 
 from . import health
+from .schema import graphql_view
 
 admin.site.site_header = "Notification service"
 admin.site.site_title = "Notification service"
@@ -14,4 +17,12 @@ urlpatterns = [
     path("health/startup", health.startup, name="health-startup"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("webhooks/twilio/status", webhooks.twilio_status, name="webhook-twilio-status"),
+    path("webhooks/anymail/", include("anymail.urls")),
+    path("graphql/", graphql_view, name="graphql"),
+    path("api/", include("notifications_project.api_urls")),
 ]
+
+# Under /api/ these answer in the API's JSON error shape; elsewhere they are Django's own pages.
+handler404 = "notifications_project.api.not_found"
+handler500 = "notifications_project.api.server_error"

@@ -73,7 +73,7 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
     change_form_template = "admin/templates_app/notificationtemplate/change_form.html"
 
     def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        fields = {name: form.cleaned_data[name] for name in NotificationTemplateForm.Meta.fields}
         if change:
             saved = template_update(template=NotificationTemplate.objects.get(pk=obj.pk),
                                     updated_by=request.user.get_username(), **fields)

@@ -15,7 +15,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from channels.base import (
+from notification_channels.base import (
     Channel,
     ChannelAdapter,
     DeliveryResult,
@@ -24,7 +24,7 @@ from channels.base import (
     PermanentError,
     Provider,
 )
-from channels.http import HTTPProvider
+from notification_channels.http import HTTPProvider
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"

@@ -15,7 +15,7 @@ from django.core.mail.message import make_msgid
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 
-from channels.base import (
+from notification_channels.base import (
     Channel,
     ChannelAdapter,
     ChannelError,

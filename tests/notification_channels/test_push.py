@@ -9,9 +9,9 @@ import jwt
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
-from channels.push import APNsProvider, ConsolePushProvider, FCMProvider
-from tests.channels.conftest import ANDROID_TOKEN, IOS_TOKEN
+from notification_channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
+from notification_channels.push import APNsProvider, ConsolePushProvider, FCMProvider
+from tests.notification_channels.conftest import ANDROID_TOKEN, IOS_TOKEN
 from tests.fakes.apns import FakeAPNs, apns_error
 from tests.fakes.base import Answer
 from tests.fakes.fcm import FakeFCM, fcm_error

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from channels.base import DeliveryResult, Message, PermanentError, Provider, TransientError
+from notification_channels.base import DeliveryResult, Message, PermanentError, Provider, TransientError
 
 # Statuses that say "not now" rather than "never".
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -8,11 +8,11 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from channels import registry
-from channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
-from channels.push import APNS_MAX_PAYLOAD_BYTES, ConsolePushProvider
-from channels.sms import ConsoleSMSProvider, TwilioSMSProvider
-from tests.channels.conftest import ANDROID_TOKEN, IOS_TOKEN
+from notification_channels import registry
+from notification_channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
+from notification_channels.push import APNS_MAX_PAYLOAD_BYTES, ConsolePushProvider
+from notification_channels.sms import ConsoleSMSProvider, TwilioSMSProvider
+from tests.notification_channels.conftest import ANDROID_TOKEN, IOS_TOKEN
 from tests.fakes.base import Answer
 from tests.fakes.twilio import FakeTwilio, twilio_error
 
@@ -31,26 +31,26 @@ def providers(**channels: list[dict]) -> dict:
 
 class TestProvidersFor:
     def test_built_once_and_cached(self) -> None:
-        with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[{"BACKEND": "channels.sms.ConsoleSMSProvider"}])):
+        with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[{"BACKEND": "notification_channels.sms.ConsoleSMSProvider"}])):
             first = registry.providers_for(Channel.SMS)
             assert [type(p) for p in first] == [ConsoleSMSProvider]
             assert registry.providers_for("sms")[0] is first[0]
 
     def test_override_settings_rebuilds(self) -> None:
-        with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[{"BACKEND": "channels.sms.ConsoleSMSProvider"}])):
+        with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[{"BACKEND": "notification_channels.sms.ConsoleSMSProvider"}])):
             before = registry.providers_for(Channel.SMS)[0]
-        with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[{"BACKEND": "channels.sms.ConsoleSMSProvider"}])):
+        with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[{"BACKEND": "notification_channels.sms.ConsoleSMSProvider"}])):
             assert registry.providers_for(Channel.SMS)[0] is not before
 
     @pytest.mark.parametrize(
         ("config", "message"),
         [
-            ({"BACKEND": "channels.sms.NoSuchProvider"}, "cannot import"),
+            ({"BACKEND": "notification_channels.sms.NoSuchProvider"}, "cannot import"),
             ({"BACKEND": "nowhere.Provider"}, "cannot import"),
-            ({"BACKEND": "channels.base.Message"}, "not a channels Provider"),
-            ({"BACKEND": "channels.push.ConsolePushProvider"}, "is a push provider, not sms"),
+            ({"BACKEND": "notification_channels.base.Message"}, "not a channels Provider"),
+            ({"BACKEND": "notification_channels.push.ConsolePushProvider"}, "is a push provider, not sms"),
             ({"OPTIONS": {}}, "'BACKEND'"),
-            ({"BACKEND": "channels.sms.TwilioSMSProvider", "OPTIONS": {"auth_token": "t"}}, "account_sid"),
+            ({"BACKEND": "notification_channels.sms.TwilioSMSProvider", "OPTIONS": {"auth_token": "t"}}, "account_sid"),
         ],
     )
     def test_bad_configuration_is_improperly_configured(self, config: dict, message: str) -> None:
@@ -103,7 +103,7 @@ class TestValidate:
 
 
 def twilio_config(fake: FakeTwilio) -> dict:
-    return {"BACKEND": "channels.sms.TwilioSMSProvider", "OPTIONS": fake.provider_options()}
+    return {"BACKEND": "notification_channels.sms.TwilioSMSProvider", "OPTIONS": fake.provider_options()}
 
 
 class TestDeliver:
@@ -138,8 +138,8 @@ class TestDeliver:
 
     def test_push_picks_the_platform_provider(self, fake_apns, fake_fcm) -> None:
         with override_settings(NOTIFICATION_PROVIDERS=providers(push=[
-            {"BACKEND": "channels.push.FCMProvider", "OPTIONS": fake_fcm.provider_options()},
-            {"BACKEND": "channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()},
+            {"BACKEND": "notification_channels.push.FCMProvider", "OPTIONS": fake_fcm.provider_options()},
+            {"BACKEND": "notification_channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()},
         ])):
             assert registry.deliver(push("ios", IOS_TOKEN)).provider == "apns"
             assert registry.deliver(push("android", ANDROID_TOKEN)).provider == "fcm"
@@ -148,7 +148,7 @@ class TestDeliver:
 
     def test_push_without_a_provider_for_the_platform(self, fake_apns) -> None:
         with override_settings(NOTIFICATION_PROVIDERS=providers(push=[
-            {"BACKEND": "channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()},
+            {"BACKEND": "notification_channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()},
         ])):
             with pytest.raises(PermanentError, match="no push provider configured for platform 'android'"):
                 registry.deliver(push("android", ANDROID_TOKEN))
@@ -156,8 +156,8 @@ class TestDeliver:
     def test_console_push_backs_up_apns(self, fake_apns) -> None:
         stream = io.StringIO()
         with override_settings(NOTIFICATION_PROVIDERS=providers(push=[
-            {"BACKEND": "channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()},
-            {"BACKEND": "channels.push.ConsolePushProvider", "OPTIONS": {"stream": stream}},
+            {"BACKEND": "notification_channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()},
+            {"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {"stream": stream}},
         ])):
             fake_apns.enqueue(Answer(status=503, json={"reason": "ServiceUnavailable"}))
             assert registry.deliver(push("ios", IOS_TOKEN)).provider == "console"
@@ -183,5 +183,5 @@ def test_close_releases_http_clients(fake_twilio: FakeTwilio) -> None:
 
 
 def test_console_push_provider_type() -> None:
-    with override_settings(NOTIFICATION_PROVIDERS=providers(push=[{"BACKEND": "channels.push.ConsolePushProvider"}])):
+    with override_settings(NOTIFICATION_PROVIDERS=providers(push=[{"BACKEND": "notification_channels.push.ConsolePushProvider"}])):
         assert isinstance(registry.providers_for(Channel.PUSH)[0], ConsolePushProvider)

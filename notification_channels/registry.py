@@ -3,9 +3,9 @@
 Settings::
 
     NOTIFICATION_PROVIDERS = {
-        "email": [{"BACKEND": "channels.email.DjangoMailProvider", "OPTIONS": {}}],
-        "sms": [{"BACKEND": "channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
-        "push": [{"BACKEND": "channels.push.ConsolePushProvider", "OPTIONS": {}}],
+        "email": [{"BACKEND": "notification_channels.email.DjangoMailProvider", "OPTIONS": {}}],
+        "sms": [{"BACKEND": "notification_channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
+        "push": [{"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {}}],
     }
 
 Each list is the failover order. ``NOTIFICATION_SMS_MAX_SEGMENTS`` (default 10)
@@ -23,10 +23,10 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from channels.base import Channel, ChannelAdapter, DeliveryResult, Message, Provider
-from channels.email import EmailAdapter
-from channels.push import PushAdapter
-from channels.sms import SMSAdapter
+from notification_channels.base import Channel, ChannelAdapter, DeliveryResult, Message, Provider
+from notification_channels.email import EmailAdapter
+from notification_channels.push import PushAdapter
+from notification_channels.sms import SMSAdapter
 
 # Adding a channel means a new module with its adapter and one line here.
 ADAPTERS: dict[Channel, type[ChannelAdapter]] = {
@@ -36,9 +36,9 @@ ADAPTERS: dict[Channel, type[ChannelAdapter]] = {
 }
 
 DEFAULT_PROVIDERS: dict[str, list[dict[str, Any]]] = {
-    Channel.EMAIL: [{"BACKEND": "channels.email.DjangoMailProvider", "OPTIONS": {}}],
-    Channel.SMS: [{"BACKEND": "channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
-    Channel.PUSH: [{"BACKEND": "channels.push.ConsolePushProvider", "OPTIONS": {}}],
+    Channel.EMAIL: [{"BACKEND": "notification_channels.email.DjangoMailProvider", "OPTIONS": {}}],
+    Channel.SMS: [{"BACKEND": "notification_channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
+    Channel.PUSH: [{"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {}}],
 }
 
 _adapters: dict[Channel, ChannelAdapter] = {}

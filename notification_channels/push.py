@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.exceptions import ImproperlyConfigured
 
-from channels.base import (
+from notification_channels.base import (
     Channel,
     ChannelAdapter,
     DeliveryResult,
@@ -28,7 +28,7 @@ from channels.base import (
     Provider,
     TransientError,
 )
-from channels.http import HTTPProvider, parse_retry_after
+from notification_channels.http import HTTPProvider, parse_retry_after
 
 IOS = "ios"
 ANDROID = "android"

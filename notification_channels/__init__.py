@@ -1,10 +1,10 @@
 """Delivery adapters for email, SMS and push, and the providers behind them.
 
 Plain Python: imports nothing from the Django apps. Callers use
-``channels.registry`` (``validate``, ``deliver``) and the types in ``channels.base``.
+``notification_channels.registry`` (``validate``, ``deliver``) and the types in ``notification_channels.base``.
 """
 
-from channels.base import (
+from notification_channels.base import (
     Channel,
     ChannelError,
     DeliveryResult,

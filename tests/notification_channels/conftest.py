@@ -6,24 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from channels import registry
-from channels.push import APNsProvider, FCMProvider
-from channels.sms import TwilioSMSProvider
+from notification_channels import registry
+from notification_channels.push import APNsProvider, FCMProvider
+from notification_channels.sms import TwilioSMSProvider
 from tests.fakes.apns import FakeAPNs
 from tests.fakes.fcm import FakeFCM
-from tests.fakes.fixtures import *  # noqa: F403 - the fakes' fixtures
 from tests.fakes.twilio import FakeTwilio
 
 ANDROID_TOKEN = "dXk3Jq0aT0e6QkHkR0mXyZ:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx"
 IOS_TOKEN = "a1" * 32
-
-
-@pytest.fixture(autouse=True)
-def _fresh_registry() -> Iterator[None]:
-    """Providers are cached per process; each test builds its own and closes them."""
-    registry.close()
-    yield
-    registry.close()
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import re
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
-from channels.sms import ConsoleSMSProvider, TwilioSMSProvider, sms_segments, verify_twilio_signature
+from notification_channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
+from notification_channels.sms import ConsoleSMSProvider, TwilioSMSProvider, sms_segments, verify_twilio_signature
 from tests.fakes.base import Answer
 from tests.fakes.twilio import FakeTwilio, twilio_error
 

@@ -9,8 +9,8 @@ import pytest
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.core import mail
 
-from channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
-from channels.email import DjangoMailProvider, mail_error
+from notification_channels.base import Channel, InvalidRecipient, Message, PermanentError, TransientError
+from notification_channels.email import DjangoMailProvider, mail_error
 from tests.fakes.smtp import FakeSMTP
 
 

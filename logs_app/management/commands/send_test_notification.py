@@ -1,0 +1,53 @@
+"""manage.py send_test_notification: send one notification end to end and say what happened."""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from logs_app.models import NotificationStatus
+from logs_app.selectors import log_get
+from logs_app.services import notification_send
+from templates_app.models import NotificationTemplate
+from templates_app.services import example_context
+
+
+class Command(BaseCommand):
+    help = ("Send a notification from a template to a user and print its final status. Without --context the "
+            "template's example values are used.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user-id", type=int, required=True)
+        parser.add_argument("--template", required=True, help="The template's name.")
+        parser.add_argument("--context", help='JSON object, e.g. \'{"first_name": "Ada"}\'.')
+        parser.add_argument("--channel", choices=["email", "sms", "push"], help="Default: the template's type.")
+        parser.add_argument("--to", dest="recipient", help="Address, phone number or device token to use instead.")
+        parser.add_argument("--urgent", action="store_true", help="Ignore the user's quiet hours.")
+
+    def handle(self, *args, user_id, template, context, channel, recipient, urgent, **options):
+        if context is None:
+            found = NotificationTemplate.objects.filter(name=template).first()
+            context = example_context(found) if found else {}
+        else:
+            try:
+                context = json.loads(context)
+            except json.JSONDecodeError as err:
+                raise CommandError(f"--context is not valid JSON: {err.msg} at column {err.colno}.")
+        try:
+            log, _ = notification_send(user_id=user_id, template_name=template, context=context, channel=channel,
+                                       recipient=recipient, client="manage.py",
+                                       priority="urgent" if urgent else "normal")
+        except ValidationError as err:
+            raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()))
+        log = log_get(id=log.pk)
+        self.stdout.write(f"Log #{log.pk}: {log.type} to user {log.user_id} ({log.recipient or 'active devices'}) "
+                          f"with {log.template_name} v{log.template_version}")
+        if log.provider:
+            self.stdout.write(f"Provider: {log.provider} (message id {log.provider_message_id or '-'}), "
+                              f"attempts: {log.attempts}")
+        if log.scheduled_for and log.status == NotificationStatus.PENDING:
+            self.stdout.write(f"Deferred until {log.scheduled_for.isoformat()} (quiet hours or backoff); "
+                              "`manage.py dispatch_due` releases it then.")
+        if log.error_message:
+            self.stdout.write(f"Reason: {log.error_message}")
+        self.stdout.write(f"Status: {log.status}")

@@ -1,0 +1,479 @@
+"""The send pipeline: accept a notification, commit its log, deliver it, and record every outcome.
+
+A log moves `pending -> sent | failed`, or is born `suppressed`; receipts move it on to
+`delivered` / `bounced`. Nothing is handed to the queue before its log is committed, and a
+pending log that the queue lost is found again by `sweep_due`, so a 202 is never forgotten.
+"""
+
+import datetime as dt
+import json
+import logging
+import random
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from notification_channels import registry
+from notification_channels.base import Channel, ChannelError, InvalidRecipient, Message, PermanentError, TransientError
+from preferences_app.models import Device, UserPreference
+from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
+from templates_app.models import NotificationTemplate, NotificationType
+from templates_app.rendering import RenderedMessage
+from templates_app.services import template_render
+
+from .models import NotificationLog, NotificationStatus, Priority
+
+logger = logging.getLogger(__name__)
+
+PAST_SEND_AT_GRACE = dt.timedelta(minutes=5)
+MAX_SEND_AT_AHEAD = dt.timedelta(days=366)
+
+
+# Accepting ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkSendResult:
+    batch_id: str
+    accepted: int
+    suppressed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A send request whose fields have been checked, shared by single and bulk sends."""
+
+    template: NotificationTemplate
+    channel: str
+    rendered: RenderedMessage
+    priority: str
+    send_at: dt.datetime | None
+    client: str
+
+
+def _check_request(*, template_name: Any, context: Any, channel: str | None, send_at: dt.datetime | None,
+                   priority: str, client: str) -> _Request:
+    errors: dict[str, str] = {}
+    if priority not in Priority.values:
+        errors["priority"] = f"Must be one of: {', '.join(Priority.values)}."
+    if channel is not None and channel not in NotificationType.values:
+        errors["channel"] = f"Must be one of: {', '.join(NotificationType.values)}."
+    if context is not None and not isinstance(context, dict):
+        errors["context"] = "Must be a JSON object."
+    elif context is not None:
+        size = len(json.dumps(context, default=str).encode())
+        if size > settings.NOTIFICATION_MAX_CONTEXT_BYTES:
+            errors["context"] = f"Is {size} bytes; the limit is {settings.NOTIFICATION_MAX_CONTEXT_BYTES}."
+    if send_at is not None:
+        if timezone.is_naive(send_at):
+            send_at = timezone.make_aware(send_at, dt.timezone.utc)
+        now = timezone.now()
+        if send_at < now - PAST_SEND_AT_GRACE:
+            errors["send_at"] = "Is in the past."
+        elif send_at > now + MAX_SEND_AT_AHEAD:
+            errors["send_at"] = "Is more than a year ahead."
+    template = None
+    if not isinstance(template_name, str) or not template_name:
+        errors["template_name"] = "A template name is required."
+    else:
+        template = NotificationTemplate.objects.filter(name=template_name).first()
+        if template is None:
+            errors["template_name"] = f"No template named {template_name!r}."
+    if errors:
+        raise ValidationError(errors)
+    channel = channel or template.type
+    if channel == NotificationType.EMAIL and not template.subject:
+        raise ValidationError({"channel": f"Template {template.name!r} has no subject, so it cannot go by email."})
+    rendered = template_render(template=template, context=context or {})
+    return _Request(template=template, channel=channel, rendered=rendered, priority=priority,
+                    send_at=send_at, client=client)
+
+
+def _contact(preference: UserPreference, channel: str) -> str:
+    """The address on file for a channel; push goes to every active device, so it has none."""
+    if channel == NotificationType.EMAIL:
+        return preference.email
+    if channel == NotificationType.SMS:
+        return str(preference.phone_number or "")
+    return ""
+
+
+def _message(*, channel: str, to: str, rendered: RenderedMessage, platform: str = "", reference: str = "") -> Message:
+    return Message(channel=Channel(channel), to=to, body=rendered.body, subject=rendered.subject,
+                   html_body=rendered.html_body or None if channel == NotificationType.EMAIL else None,
+                   platform=platform, reference=reference)
+
+
+def _push_targets(*, user_id: int, recipient: str) -> list[tuple[str, str]]:
+    """(platform, token) pairs a push goes to: the named token, or the user's active devices."""
+    devices = Device.objects.filter(preference__user_id=user_id, active=True)
+    if recipient:
+        known = devices.filter(token=recipient).values_list("platform", "token").first()
+        return [known] if known else [("", recipient)]
+    return list(devices.values_list("platform", "token"))
+
+
+def _validate_delivery(*, channel: str, recipient: str, targets: list[tuple[str, str]],
+                       rendered: RenderedMessage) -> None:
+    """Channel checks at accept time (address syntax, SMS length, push token and size), as a 400."""
+    messages = ([_message(channel=channel, to=token, rendered=rendered, platform=platform)
+                 for platform, token in targets] if channel == NotificationType.PUSH
+                else [_message(channel=channel, to=recipient, rendered=rendered)])
+    for message in messages:
+        try:
+            registry.validate(message)
+        except InvalidRecipient as err:
+            raise ValidationError({"recipient": err.message}) from err
+        except PermanentError as err:
+            raise ValidationError({"message": err.message}) from err
+
+
+def _schedule(*, preference: UserPreference, request: _Request, now: dt.datetime) -> dt.datetime | None:
+    """When delivery may start: send_at, pushed to the end of quiet hours unless urgent."""
+    due = request.send_at if request.send_at and request.send_at > now else None
+    if request.priority != Priority.URGENT:
+        quiet_end = quiet_hours_end_for(preference, due or now)
+        if quiet_end:
+            return quiet_end
+    return due
+
+
+def _suppression(preference: UserPreference, channel: str) -> str | None:
+    if not preference.channel_enabled(channel):
+        return f"Suppressed: the user turned off {channel} notifications."
+    return None
+
+
+def notification_send(*, user_id: int, template_name: str, context: dict | None = None, channel: str | None = None,
+                      recipient: str | None = None, idempotency_key: str | None = None, client: str = "",
+                      send_at: dt.datetime | None = None, priority: str = Priority.NORMAL,
+                      ) -> tuple[NotificationLog, bool]:
+    """Accept one notification: render, check preferences, commit the log, enqueue after commit.
+
+    Returns (log, created). With an idempotency key already used by this client, the earlier log
+    comes back with created=False and nothing is sent again. A channel the user turned off gives
+    a `suppressed` log; quiet hours defer delivery to their end (`scheduled_for`) unless
+    priority is urgent. Raises ValidationError keyed by field: template_name, context, channel,
+    recipient, message (too long for SMS, too large for push), send_at, priority, user_id.
+    """
+    if idempotency_key is not None:
+        if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255:
+            raise ValidationError({"idempotency_key": "Must be 1 to 255 characters."})
+        earlier = NotificationLog.objects.filter(client=client, idempotency_key=idempotency_key).first()
+        if earlier:
+            return earlier, False
+    request = _check_request(template_name=template_name, context=context, channel=channel, send_at=send_at,
+                             priority=priority, client=client)
+    preference = preference_get_or_create(user_id=user_id)
+    now = timezone.now()
+    log = NotificationLog(
+        user_id=user_id, template=request.template, template_name=request.template.name,
+        template_version=request.template.version, type=request.channel, priority=request.priority,
+        subject=request.rendered.subject, body=request.rendered.body,
+        html_body=request.rendered.html_body if request.channel == NotificationType.EMAIL else "",
+        client=client, idempotency_key=idempotency_key,
+    )
+    suppressed = _suppression(preference, request.channel)
+    if suppressed:
+        log.status, log.error_message = NotificationStatus.SUPPRESSED, suppressed
+        log.recipient = recipient or _contact(preference, request.channel)
+    else:
+        log.recipient = recipient or _contact(preference, request.channel)
+        targets = _push_targets(user_id=user_id, recipient=log.recipient) if request.channel == "push" else []
+        if not log.recipient and not targets:
+            what = {"email": "email address", "sms": "phone number", "push": "active push device"}
+            raise ValidationError({"recipient": f"User {user_id} has no {what[request.channel]} on file; "
+                                                f"name a recipient."})
+        _validate_delivery(channel=request.channel, recipient=log.recipient, targets=targets,
+                           rendered=request.rendered)
+        log.scheduled_for = _schedule(preference=preference, request=request, now=now)
+    try:
+        with transaction.atomic():
+            if log.status == NotificationStatus.PENDING and log.scheduled_for is None:
+                log.queued_at = now
+            log.save()
+            if log.queued_at:
+                transaction.on_commit(lambda: enqueue([log.pk]))
+    except IntegrityError:
+        # The same idempotency key arrived twice at once; the other request's log stands.
+        earlier = NotificationLog.objects.filter(client=client, idempotency_key=idempotency_key).first()
+        if earlier is None:
+            raise
+        return earlier, False
+    logger.info("notification accepted", extra={"log_id": log.pk, "user_id": user_id, "channel": log.type,
+                                                 "status": log.status, "scheduled_for": log.scheduled_for})
+    return log, True
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+BULK_CHUNK = 2000
+
+
+def notification_send_bulk(*, user_ids: list[int], template_name: str, context: dict | None = None,
+                           channel: str | None = None, client: str = "", send_at: dt.datetime | None = None,
+                           priority: str = Priority.NORMAL) -> BulkSendResult:
+    """Accept one template for many users: rendered once, written with bulk inserts, enqueued in batches.
+
+    Each user's preferences apply as for a single send. A user with no address on file for the
+    channel gets a `failed` log saying so (the others still go). Raises ValidationError for the
+    request as a whole (unknown template, missing variable, bad user ids, too many users).
+    """
+    if not isinstance(user_ids, list) or not user_ids:
+        raise ValidationError({"user_ids": "Must be a non-empty list of user ids."})
+    if len(user_ids) > settings.NOTIFICATION_BULK_MAX_USERS:
+        raise ValidationError({"user_ids": f"At most {settings.NOTIFICATION_BULK_MAX_USERS} users per call."})
+    bad = [u for u in user_ids if isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 2**31 - 1]
+    if bad:
+        raise ValidationError({"user_ids": f"Not valid user ids: {', '.join(map(str, bad[:5]))}."})
+    request = _check_request(template_name=template_name, context=context, channel=channel, send_at=send_at,
+                             priority=priority, client=client)
+    if request.channel == NotificationType.PUSH:
+        _validate_delivery(channel="push", recipient="", targets=[], rendered=request.rendered)
+    else:
+        # The text is the same for everyone: check its length once against a valid address.
+        probe = "probe@example.com" if request.channel == NotificationType.EMAIL else "+14155550100"
+        _validate_delivery(channel=request.channel, recipient=probe, targets=[], rendered=request.rendered)
+
+    batch_id = uuid.uuid4()
+    now = timezone.now()
+    counts = {NotificationStatus.PENDING: 0, NotificationStatus.SUPPRESSED: 0, NotificationStatus.FAILED: 0}
+    with transaction.atomic():
+        for chunk in _chunks(dict.fromkeys(user_ids), BULK_CHUNK):
+            preferences = {p.user_id: p for p in UserPreference.objects.filter(user_id__in=chunk)}
+            with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
+                               .values_list("preference__user_id", flat=True)) if request.channel == "push" else set()
+            logs = []
+            for user_id in chunk:
+                preference = preferences.get(user_id) or UserPreference(user_id=user_id)
+                log = NotificationLog(
+                    user_id=user_id, template=request.template, template_name=request.template.name,
+                    template_version=request.template.version, type=request.channel, priority=request.priority,
+                    subject=request.rendered.subject, body=request.rendered.body,
+                    html_body=request.rendered.html_body if request.channel == NotificationType.EMAIL else "",
+                    client=client, batch_id=batch_id, recipient=_contact(preference, request.channel),
+                )
+                suppressed = _suppression(preference, request.channel)
+                if suppressed:
+                    log.status, log.error_message = NotificationStatus.SUPPRESSED, suppressed
+                elif not log.recipient and user_id not in with_devices:
+                    log.status = NotificationStatus.FAILED
+                    log.error_message = f"No {request.channel} address on file for user {user_id}."
+                else:
+                    log.scheduled_for = _schedule(preference=preference, request=request, now=now)
+                    log.queued_at = now if log.scheduled_for is None else None
+                counts[log.status] += 1
+                logs.append(log)
+            NotificationLog.objects.bulk_create(logs, batch_size=BULK_CHUNK)
+        transaction.on_commit(lambda: _enqueue_batch(batch_id))
+    logger.info("bulk notification accepted", extra={"batch_id": str(batch_id), "users": len(user_ids),
+                                                      "channel": request.channel})
+    return BulkSendResult(batch_id=str(batch_id), accepted=counts[NotificationStatus.PENDING],
+                          suppressed=counts[NotificationStatus.SUPPRESSED], failed=counts[NotificationStatus.FAILED])
+
+
+def _enqueue_batch(batch_id: uuid.UUID) -> None:
+    ids = (NotificationLog.objects.filter(batch_id=batch_id, status=NotificationStatus.PENDING,
+                                          scheduled_for__isnull=True)
+           .values_list("id", flat=True).order_by("id").iterator(chunk_size=BULK_CHUNK))
+    enqueue(ids)
+
+
+# Queueing -------------------------------------------------------------------------------------
+
+
+def enqueue(log_ids: Iterable[int], *, countdown: float | None = None) -> None:
+    """Hand logs to the delivery task in batches. A broker outage is logged, not raised:
+    the logs are committed, and the sweep queues them again once the broker is back."""
+    from .tasks import deliver_logs
+
+    for batch in _chunks(log_ids, settings.NOTIFICATION_TASK_BATCH_SIZE):
+        try:
+            deliver_logs.apply_async(args=[batch], countdown=countdown)
+        except Exception as err:  # kombu raises several types; every one means "not queued now"
+            logger.warning("could not queue notifications; the sweep will retry",
+                           extra={"log_ids": batch[:10], "count": len(batch), "error": type(err).__name__})
+
+
+def _due(now: dt.datetime) -> Q:
+    return (Q(status=NotificationStatus.PENDING)
+            & (Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now))
+            & (Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)))
+
+
+def sweep_due(*, now: dt.datetime | None = None, limit: int = 10_000) -> int:
+    """Queue pending logs that are due and not queued recently: scheduled or deferred logs whose
+    time has come, retries whose backoff is over, and logs whose queue message or worker was lost.
+    Returns how many were queued."""
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS)
+    with transaction.atomic():
+        ids = list(NotificationLog.objects.select_for_update(skip_locked=True)
+                   .filter(_due(now) & (Q(queued_at__isnull=True) | Q(queued_at__lt=stale)))
+                   .order_by("scheduled_for", "id").values_list("id", flat=True)[:limit])
+        NotificationLog.objects.filter(pk__in=ids).update(queued_at=now)
+    if ids:
+        transaction.on_commit(lambda: enqueue(ids))
+        logger.info("sweep queued notifications", extra={"count": len(ids)})
+    return len(ids)
+
+
+# Delivering -----------------------------------------------------------------------------------
+
+
+def _claim(log_ids: list[int], now: dt.datetime) -> list[NotificationLog]:
+    """Take the due logs among `log_ids` for this worker for one lease; others skip them."""
+    lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    with transaction.atomic():
+        claimed = list(NotificationLog.objects.select_for_update(skip_locked=True)
+                       .filter(_due(now), pk__in=log_ids)
+                       .only("id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts")
+                       .order_by("id"))
+        ids = [log.pk for log in claimed]
+        NotificationLog.objects.filter(pk__in=ids).update(lease_expires_at=lease, attempts=F("attempts") + 1)
+    for log in claimed:
+        log.attempts += 1
+    return claimed
+
+
+def _finish(log: NotificationLog, **fields: Any) -> bool:
+    """Record an outcome, if the log is still pending (a receipt or another worker may have moved it)."""
+    fields.setdefault("lease_expires_at", None)
+    fields["updated_at"] = timezone.now()
+    return bool(NotificationLog.objects.filter(pk=log.pk, status=NotificationStatus.PENDING).update(**fields))
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, never sooner than the provider's Retry-After."""
+    ceiling = min(settings.NOTIFICATION_RETRY_MAX_SECONDS, settings.NOTIFICATION_RETRY_BASE_SECONDS * 2 ** (attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0)
+
+
+def _deliver_push(log: NotificationLog) -> tuple[str, str, dict]:
+    """Send to each of the log's devices; deactivate the ones the platform says are gone.
+
+    Returns (provider, message ids, per-device outcomes) if at least one device took it;
+    raises the transient error if any device may still take it, else the permanent one.
+    """
+    rendered = RenderedMessage(subject=log.subject, body=log.body, html_body="")
+    targets = _push_targets(user_id=log.user_id, recipient=log.recipient)
+    accepted, outcomes, transient, permanent = [], {}, None, None
+    for platform, token in targets:
+        message = _message(channel="push", to=token, rendered=rendered, platform=platform, reference=str(log.pk))
+        try:
+            result = registry.deliver(message)
+        except TransientError as err:
+            transient, outcomes[token[-8:]] = err, f"retry: {err}"
+        except ChannelError as err:
+            permanent, outcomes[token[-8:]] = err, f"failed: {_describe(err)}"
+            if isinstance(err, InvalidRecipient) and err.deactivate and platform:
+                device_deactivate(platform=platform, token=token)
+        else:
+            accepted.append(result)
+            outcomes[token[-8:]] = f"sent: {result.message_id}"
+    if accepted:
+        return accepted[0].provider, ",".join(r.message_id for r in accepted)[:255], outcomes
+    if transient:
+        raise transient
+    raise permanent or PermanentError("The user has no active push device.", provider="")
+
+
+def _describe(err: ChannelError) -> str:
+    return f"{err} (code {err.code})" if err.code not in (None, "") and str(err.code) not in str(err) else str(err)
+
+
+def deliver_one(log: NotificationLog) -> str:
+    """Deliver a claimed log once and record the outcome; returns the resulting status.
+
+    Transient failures leave it pending with `scheduled_for` set to the end of its backoff
+    (and queue it for then), until the attempts run out and it is `failed`.
+    """
+    metadata: dict[str, Any] = {}
+    try:
+        if log.type == NotificationType.PUSH:
+            provider, message_id, metadata["devices"] = _deliver_push(log)
+        else:
+            result = registry.deliver(_message(channel=log.type, to=log.recipient,
+                                               rendered=RenderedMessage(log.subject, log.body, log.html_body),
+                                               reference=str(log.pk)))
+            provider, message_id, metadata = result.provider, result.message_id, dict(result.detail)
+    except TransientError as err:
+        if log.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+            _finish(log, status=NotificationStatus.FAILED, provider=err.provider,
+                    error_message=f"Gave up after {log.attempts} attempts: {_describe(err)}")
+            logger.warning("notification failed", extra={"log_id": log.pk, "attempts": log.attempts,
+                                                         "provider": err.provider, "code": err.code})
+            return NotificationStatus.FAILED
+        delay = backoff_seconds(log.attempts, err.retry_after)
+        retry_at = timezone.now() + dt.timedelta(seconds=delay)
+        queue_now = not settings.CELERY_TASK_ALWAYS_EAGER  # in process, `dispatch_due` releases retries
+        NotificationLog.objects.filter(pk=log.pk, status=NotificationStatus.PENDING).update(
+            scheduled_for=retry_at, lease_expires_at=None, provider=err.provider,
+            error_message=f"Attempt {log.attempts} failed: {_describe(err)}", queued_at=timezone.now() if queue_now else None,
+            updated_at=timezone.now())
+        if queue_now:
+            enqueue([log.pk], countdown=delay)
+        logger.info("notification retry scheduled", extra={"log_id": log.pk, "attempt": log.attempts,
+                                                           "delay": round(delay, 2), "provider": err.provider})
+        return NotificationStatus.PENDING
+    except ChannelError as err:
+        _finish(log, status=NotificationStatus.FAILED, provider=err.provider, error_message=_describe(err))
+        logger.warning("notification failed", extra={"log_id": log.pk, "provider": err.provider, "code": err.code})
+        return NotificationStatus.FAILED
+    _finish(log, status=NotificationStatus.SENT, provider=provider, provider_message_id=message_id,
+            sent_at=timezone.now(), error_message=None, notification_metadata=metadata or None)
+    logger.info("notification sent", extra={"log_id": log.pk, "provider": provider, "attempts": log.attempts})
+    return NotificationStatus.SENT
+
+
+def deliver_logs(log_ids: list[int]) -> dict[str, int]:
+    """Claim and deliver the due logs among `log_ids` (the delivery task's body); counts by outcome."""
+    outcomes: dict[str, int] = {}
+    for log in _claim(list(log_ids), timezone.now()):
+        status = deliver_one(log)
+        outcomes[status] = outcomes.get(status, 0) + 1
+    return outcomes
+
+
+# Receipts -------------------------------------------------------------------------------------
+
+
+RECEIPT_STATUSES = {NotificationStatus.DELIVERED, NotificationStatus.FAILED, NotificationStatus.BOUNCED}
+
+
+def log_record_receipt(*, provider: str, message_id: str, status: str, error: str = "") -> int:
+    """A provider's receipt: move the log it names from `sent` to delivered, failed or bounced.
+
+    Receipts never move a log backwards (a late "delivered" after a bounce changes nothing).
+    Returns how many logs changed.
+    """
+    if status not in RECEIPT_STATUSES:
+        raise ValueError(f"not a receipt status: {status}")
+    fields: dict[str, Any] = {"status": status, "updated_at": timezone.now()}
+    if status == NotificationStatus.DELIVERED:
+        fields["delivered_at"] = timezone.now()
+    else:
+        fields["error_message"] = error or f"Reported {status} by {provider}."
+    changed = NotificationLog.objects.filter(
+        provider=provider, provider_message_id=message_id,
+        status__in=[NotificationStatus.SENT, NotificationStatus.PENDING]).update(**fields)
+    logger.info("receipt recorded", extra={"provider": provider, "status": status, "changed": changed})
+    return changed

@@ -1,0 +1,25 @@
+"""Celery tasks: thin wrappers around the pipeline's services."""
+
+from celery import shared_task
+from celery.signals import worker_process_shutdown
+
+from notification_channels import registry
+
+from . import services
+
+
+@shared_task(name="logs_app.tasks.deliver_logs", ignore_result=True)
+def deliver_logs(log_ids: list[int]) -> dict[str, int]:
+    """Deliver the due logs among `log_ids`; already-finished or claimed ones are skipped."""
+    return services.deliver_logs(log_ids)
+
+
+@shared_task(name="logs_app.tasks.sweep_due", ignore_result=True)
+def sweep_due() -> int:
+    """Queue scheduled, deferred, retrying and orphaned pending logs whose time has come."""
+    return services.sweep_due()
+
+
+@worker_process_shutdown.connect
+def _close_provider_connections(**kwargs) -> None:
+    registry.close()
