@@ -290,6 +290,7 @@ SPECTACULAR_SETTINGS = {
         "notifications_project.api.schema_postprocessing_hook",
     ],
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {"NotificationTypeEnum": "templates_app.models.NotificationType"},
 }
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

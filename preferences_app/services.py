@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from .models import Device, UserPreference
 
@@ -115,3 +116,8 @@ def device_remove(*, user_id: int, device_id: int) -> None:
 def device_deactivate(*, platform: str, token: str) -> int:
     """Mark a token inactive after the provider said it is unregistered; returns how many changed."""
     return Device.objects.filter(platform=platform, token=token, active=True).update(active=False)
+
+
+def device_list(*, user_id: int) -> QuerySet[Device]:
+    """The user's push devices, newest first, inactive ones included (the REST API's devices list)."""
+    return Device.objects.filter(preference__user_id=_validate_user_id(user_id)).order_by("-created_at", "-id")

@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from .models import NotificationTemplate, NotificationType
+from .models import NotificationTemplate, NotificationType, TemplateVersion
 
 
 def template_list(*, type: str | None = None, search: str | None = None) -> QuerySet[NotificationTemplate]:
@@ -23,3 +23,8 @@ def template_get(*, id: int | None = None, name: str | None = None) -> Notificat
     if id is not None:
         return NotificationTemplate.objects.get(pk=id)
     return NotificationTemplate.objects.get(name=name)
+
+
+def template_version_list(*, template: NotificationTemplate) -> QuerySet[TemplateVersion]:
+    """The template's kept versions, newest first (the REST API's versions list)."""
+    return template.versions.order_by("-version")

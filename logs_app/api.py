@@ -1,0 +1,149 @@
+"""REST endpoints for sending notifications and reading the delivery log: validate, call the services, shape."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apikeys_app.models import Scope
+from notifications_project.api import (
+    ApiView,
+    ErrorSerializer,
+    JSONObjectField,
+    PageQuerySerializer,
+    StrictInputSerializer,
+    page_response,
+    paginated,
+)
+from notifications_project.pagination import paginate
+from templates_app.models import NotificationType
+
+from . import selectors, services
+from .models import NotificationStatus, Priority
+
+USER_ID_MAX = 2**31 - 1
+INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input, with the messages per field.")}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Up to 255 characters, unique per API key. A repeat returns the first log (200) and sends nothing.")
+
+
+class LogOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    template_id = serializers.IntegerField(allow_null=True, help_text="Null once the template is deleted.")
+    template_name = serializers.CharField()
+    template_version = serializers.IntegerField(allow_null=True)
+    type = serializers.ChoiceField(choices=NotificationType.choices, help_text="The channel it goes by.")
+    status = serializers.ChoiceField(choices=NotificationStatus.choices)
+    priority = serializers.ChoiceField(choices=Priority.choices)
+    recipient = serializers.CharField()
+    subject = serializers.CharField()
+    body = serializers.CharField()
+    provider = serializers.CharField()
+    provider_message_id = serializers.CharField()
+    attempts = serializers.IntegerField()
+    error_message = serializers.CharField(allow_null=True)
+    notification_metadata = serializers.JSONField(allow_null=True)
+    idempotency_key = serializers.CharField(allow_null=True)
+    batch_id = serializers.UUIDField(allow_null=True)
+    scheduled_for = serializers.DateTimeField(allow_null=True, help_text="Not delivered before this moment.")
+    sent_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class LogListQuerySerializer(PageQuerySerializer):
+    user_id = serializers.IntegerField(min_value=1, max_value=USER_ID_MAX, required=False)
+    status = serializers.ChoiceField(choices=NotificationStatus.choices, required=False)
+    type = serializers.ChoiceField(choices=NotificationType.choices, required=False)
+    created_after = serializers.DateTimeField(required=False, help_text="Inclusive, ISO 8601.")
+    created_before = serializers.DateTimeField(required=False, help_text="Exclusive, ISO 8601.")
+
+
+class SendFieldsSerializer(StrictInputSerializer):
+    template_name = serializers.CharField(max_length=100)
+    context = JSONObjectField(required=False, default=dict, help_text="Values for the template's variables.")
+    channel = serializers.ChoiceField(choices=NotificationType.choices, required=False, default=None,
+                                      help_text="Overrides the template's type.")
+    send_at = serializers.DateTimeField(required=False, default=None, help_text="Deliver no earlier than this.")
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL,
+                                       help_text="`urgent` ignores quiet hours.")
+
+
+class SendInputSerializer(SendFieldsSerializer):
+    user_id = serializers.IntegerField(min_value=1, max_value=USER_ID_MAX)
+    recipient = serializers.CharField(max_length=512, required=False, default=None,
+                                      help_text="Address, E.164 number or push token; default: the user's on file.")
+
+
+class BulkSendInputSerializer(SendFieldsSerializer):
+    user_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=USER_ID_MAX),
+                                     allow_empty=False)
+
+
+class BulkSendOutputSerializer(serializers.Serializer):
+    batch_id = serializers.CharField(help_text="Shared by the batch's logs.")
+    accepted = serializers.IntegerField(help_text="Logs queued (or scheduled) for delivery.")
+    suppressed = serializers.IntegerField(help_text="Logs suppressed by the users' preferences.")
+    failed = serializers.IntegerField(help_text="Users with no address on file for the channel.")
+
+
+class IdempotencyKeySerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=255, required=False, default=None, trim_whitespace=False)
+
+
+def _client(request: Request) -> str:
+    """The key's public prefix names the caller in the log, and scopes its idempotency keys."""
+    return request.auth.prefix
+
+
+class NotificationListCreateApi(ApiView):
+    """Send one notification, or list the delivery log."""
+
+    write_scope = Scope.SEND
+
+    @extend_schema(operation_id="notifications_list", parameters=[LogListQuerySerializer],
+                   responses={200: paginated(LogOutputSerializer), **INVALID})
+    def get(self, request: Request) -> Response:
+        query = self.query(LogListQuerySerializer, request)
+        page, size = query.pop("page"), query.pop("size")
+        return page_response(paginate(selectors.log_list(**query), page=page, size=size), LogOutputSerializer)
+
+    @extend_schema(
+        operation_id="notifications_send", request=SendInputSerializer, parameters=[IDEMPOTENCY_KEY],
+        responses={202: OpenApiResponse(LogOutputSerializer, description="Accepted: the new log."),
+                   200: OpenApiResponse(LogOutputSerializer, description="A repeated Idempotency-Key: the first log."),
+                   **INVALID})
+    def post(self, request: Request) -> Response:
+        header = request.headers.get("Idempotency-Key")
+        idempotency = IdempotencyKeySerializer(data={} if header is None else {"key": header})
+        if not idempotency.is_valid():
+            raise serializers.ValidationError({"Idempotency-Key": idempotency.errors["key"]})
+        log, created = services.notification_send(**self.body(SendInputSerializer, request), client=_client(request),
+                                                  idempotency_key=idempotency.validated_data["key"])
+        return Response(LogOutputSerializer(log).data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class NotificationBulkApi(ApiView):
+    """Send one template to many users."""
+
+    write_scope = Scope.SEND
+
+    @extend_schema(operation_id="notifications_send_bulk", request=BulkSendInputSerializer,
+                   responses={202: BulkSendOutputSerializer, **INVALID},
+                   description="One template to many users; each user's preferences apply.")
+    def post(self, request: Request) -> Response:
+        result = services.notification_send_bulk(**self.body(BulkSendInputSerializer, request),
+                                                 client=_client(request))
+        return Response(BulkSendOutputSerializer(result).data, status=status.HTTP_202_ACCEPTED)
+
+
+class NotificationDetailApi(ApiView):
+    """One entry of the delivery log."""
+
+    @extend_schema(operation_id="notifications_retrieve",
+                   responses={200: LogOutputSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such log.")})
+    def get(self, request: Request, log_id: int) -> Response:
+        return Response(LogOutputSerializer(selectors.log_get(id=log_id)).data)

@@ -1,0 +1,538 @@
+"""Shared REST pieces: API-key auth and scopes, errors, pagination, body limits, rate limits, schema hooks."""
+
+import functools
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from django_ratelimit import ALL
+from django_ratelimit.core import _make_cache_key, get_usage
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions, serializers, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apikeys_app.models import APIKey, Scope
+from apikeys_app.services import AuthenticationFailed as KeyRefused
+from apikeys_app.services import api_key_from_header
+from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+
+logger = logging.getLogger(__name__)
+
+API_PATH_PREFIX = "/api/"
+NON_FIELD_ERRORS = "non_field_errors"
+
+
+# Errors -------------------------------------------------------------------------------------
+
+def error_body(status_code: int, detail: str, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": detail, "status_code": status_code}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def error_response(status_code: int, detail: str, *, headers: Mapping[str, str] | None = None) -> JsonResponse:
+    """The seed's error shape for answers given outside DRF (404/500 handlers, rate limiter)."""
+    response = JsonResponse(error_body(status_code, detail), status=status_code)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {"field" or "field.0.sub": [messages]}."""
+    if isinstance(detail, Mapping):
+        flat: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            key = NON_FIELD_ERRORS if key == "__all__" else str(key)
+            flat.update(_flatten(value, f"{prefix}.{key}" if prefix else key))
+        return flat
+    if isinstance(detail, list) and any(isinstance(item, (Mapping, list)) for item in detail):
+        flat = {}
+        for index, value in enumerate(detail):
+            flat.update(_flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+        return flat
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or NON_FIELD_ERRORS: [str(message) for message in messages]}
+
+
+def _django_validation_errors(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return _flatten(exc.message_dict)
+    return {NON_FIELD_ERRORS: list(exc.messages)}
+
+
+@functools.cache
+def _model_label(does_not_exist: type[ObjectDoesNotExist]) -> str:
+    for model in apps.get_models():
+        if model.DoesNotExist is does_not_exist:
+            return str(model._meta.verbose_name).capitalize()
+    return "Object"
+
+
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
+    """Every error a view raises, in the seed's shape; unknown exceptions go on to the 500 handler."""
+    headers: dict[str, str] = {}
+    errors: dict[str, list[str]] | None = None
+    if isinstance(exc, DjangoValidationError):
+        errors = _django_validation_errors(exc)
+        code = status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        code = status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, ObjectDoesNotExist):
+        return Response(error_body(404, f"{_model_label(type(exc))} not found."), status=404)
+    elif isinstance(exc, Http404):
+        return Response(error_body(404, "Not found."), status=404)
+    elif isinstance(exc, DjangoPermissionDenied):
+        return Response(error_body(403, str(exc) or "Permission denied."), status=403)
+    elif isinstance(exc, exceptions.APIException):
+        code = exc.status_code
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(math.ceil(exc.wait))
+        detail = exc.detail
+        if isinstance(detail, (Mapping, list)):
+            errors = _flatten(detail)
+        else:
+            return Response(error_body(code, str(detail)), status=code, headers=headers)
+    else:
+        return None
+    summary = "; ".join(f"{field}: {messages[0]}" for field, messages in errors.items()) or "Invalid input."
+    return Response(error_body(code, summary, errors), status=code, headers=headers)
+
+
+def _is_api_path(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PATH_PREFIX)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 handler: the seed's JSON shape under /api/, Django's page elsewhere."""
+    if _is_api_path(request):
+        return error_response(404, "Not found: no such endpoint.")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler: the seed's JSON shape under /api/, Django's page elsewhere."""
+    if _is_api_path(request):
+        return error_response(500, "Internal server error.")
+    return defaults.server_error(request)
+
+
+# Request bodies -----------------------------------------------------------------------------
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "request_too_large"
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON bodies up to API_MAX_BODY_BYTES; larger ones are refused before they are read."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None):
+        limit = settings.API_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise RequestTooLarge(f"Request body too large: at most {limit} bytes.")
+        return super().parse(stream, media_type, parser_context)
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """A request body: a JSON object whose every key is a declared field."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise exceptions.ValidationError({field: ["Unknown field."] for field in unknown})
+        return super().to_internal_value(data)
+
+
+def _reject_nul(value: Any, path: str = "") -> None:
+    # PostgreSQL's jsonb cannot store U+0000; refuse it here rather than fail at the database.
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise serializers.ValidationError(f"Null characters are not allowed{f' (at {path})' if path else ''}.")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _reject_nul(key, path)
+            _reject_nul(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _reject_nul(item, f"{path}.{index}" if path else str(index))
+
+
+class JSONObjectField(serializers.JSONField):
+    """A JSON object (free-form keys), stored as jsonb."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        _reject_nul(data)
+        return super().to_internal_value(data)
+
+
+class JSONValueField(serializers.JSONField):
+    """Any JSON value that PostgreSQL's jsonb can store."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        _reject_nul(data)
+        return super().to_internal_value(data)
+
+
+# Pagination ---------------------------------------------------------------------------------
+
+class PageQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=2**31 - 1, default=1, help_text="Page number, from 1.")
+    size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE,
+                                    help_text=f"Items per page, at most {MAX_PAGE_SIZE}.")
+
+
+def page_response(page: Page, output: type[serializers.Serializer]) -> Response:
+    return Response({"items": output(page.items, many=True).data, "total": page.total, "page": page.page,
+                     "size": page.size, "pages": page.pages})
+
+
+@functools.cache
+def paginated(output: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of a page of `output` items: the envelope every list answers with."""
+    name = output.__name__.removesuffix("Serializer")
+    return type(f"Paginated{name}Serializer", (serializers.Serializer,), {
+        "items": output(many=True),
+        "total": serializers.IntegerField(help_text="Items across all pages."),
+        "page": serializers.IntegerField(),
+        "size": serializers.IntegerField(),
+        "pages": serializers.IntegerField(help_text="Number of pages; 0 when there are no items."),
+    })
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    status_code = serializers.IntegerField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
+                                   help_text="On 400: the messages per field (unknown fields included).")
+
+
+# Authentication and scopes ------------------------------------------------------------------
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`Authorization: Api-Key <key>`; the key is `request.auth`."""
+
+    keyword = "Api-Key"
+
+    def authenticate(self, request: Request) -> tuple[None, APIKey]:
+        try:
+            key = api_key_from_header(request.META.get("HTTP_AUTHORIZATION"))
+        except KeyRefused as err:
+            raise exceptions.AuthenticationFailed(str(err)) from None
+        return None, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class HasScope(BasePermission):
+    """Reads need `read`; writes need the view's `write_scope` (`manage` unless it says `send`)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        scope = Scope.READ if request.method in SAFE_METHODS else getattr(view, "write_scope", Scope.MANAGE)
+        self.message = f"This API key lacks the '{scope}' scope."
+        return isinstance(request.auth, APIKey) and request.auth.has_scope(scope)
+
+
+class ApiView(APIView):
+    """Base of every v1 endpoint: API key, scopes, JSON in and out, one error shape."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasScope]
+    parser_classes = [BoundedJSONParser]
+    renderer_classes = [JSONRenderer]
+    write_scope: ClassVar[str] = Scope.MANAGE
+
+    @staticmethod
+    def query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+        serializer = serializer_class(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    @staticmethod
+    def body(serializer_class: type[serializers.Serializer], request: Request, *, partial: bool = False
+             ) -> dict[str, Any]:
+        serializer = serializer_class(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+class ApiKeySchemeExtension(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Api-Key <key>`; keys are made in the admin or with `manage.py create_api_key`."}
+
+
+# Rate limits --------------------------------------------------------------------------------
+
+@functools.cache
+def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in proxies)
+
+
+def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address: REMOTE_ADDR, or, when that is a trusted proxy, the nearest untrusted
+    X-Forwarded-For hop (read from the right, since a client can put anything on the left).
+
+    IPv6 addresses are counted per /64, the block one subscriber usually holds.
+    """
+    trusted = _trusted_networks(tuple(settings.RATELIMIT_TRUSTED_PROXIES))
+    address = _parse_ip(request.META.get("REMOTE_ADDR", ""))
+    if address is not None and any(address in network for network in trusted):
+        for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+            hop_address = _parse_ip(hop)
+            if hop_address is None:
+                break
+            address = hop_address
+            if not any(address in network for network in trusted):
+                break
+    if address is None:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return str(address)
+
+
+def rate_limit_group(request: HttpRequest) -> str | None:
+    """The group of RATELIMIT_RATES a request counts against (first matching RATELIMIT_PATH_GROUPS rule)."""
+    for prefix, methods, group in settings.RATELIMIT_PATH_GROUPS:
+        if request.path_info.startswith(prefix) and (not methods or request.method in methods):
+            return group
+    return None
+
+
+@dataclass(frozen=True)
+class WindowUsage:
+    period: int  # seconds
+    limit: int
+    count: int  # the sliding-window estimate, this request included
+    reset: int  # epoch seconds when the current fixed window ends
+    retry_after: int  # seconds until one more request would fit (meaningful when exceeded)
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.count)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    group: str
+    windows: tuple[WindowUsage, ...]
+
+    @property
+    def limited(self) -> bool:
+        return any(window.exceeded for window in self.windows)
+
+    @property
+    def retry_after(self) -> int:
+        return max((window.retry_after for window in self.windows if window.exceeded), default=0)
+
+    def headers(self) -> dict[str, str]:
+        # The headline X-RateLimit-* describe the window closest to refusing (a tie goes to the one
+        # that stays spent longer); the per-minute and per-hour pairs are always both given.
+        binding = min(self.windows, key=lambda window: (window.remaining, -window.reset))
+        headers = {
+            "X-RateLimit-Limit": str(binding.limit),
+            "X-RateLimit-Remaining": str(binding.remaining),
+            "X-RateLimit-Reset": str(binding.reset),
+            "X-RateLimit-Window": str(binding.period),
+        }
+        for window in self.windows:
+            name = WINDOW_NAMES[window.period]
+            headers[f"X-RateLimit-Limit-{name}"] = str(window.limit)
+            headers[f"X-RateLimit-Remaining-{name}"] = str(window.remaining)
+        return headers
+
+
+WINDOWS = {"minute": 60, "hour": 3600}
+WINDOW_NAMES = {60: "Minute", 3600: "Hour"}
+RATE_LIMIT_HEADERS = (
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Window",
+    "X-RateLimit-Limit-Minute", "X-RateLimit-Remaining-Minute", "X-RateLimit-Limit-Hour",
+    "X-RateLimit-Remaining-Hour", "Retry-After",
+)
+
+
+def _ip_key(group: str, request: HttpRequest) -> str:
+    return client_ip(request)
+
+
+def _seconds_until_allowed(*, limit: int, count: int, previous: int, time_left: int, period: int) -> int:
+    """When one more request fits under the sliding estimate, assuming no other requests meanwhile."""
+    if limit <= 0:
+        return time_left + period
+    if count + 1 <= limit and previous:
+        # Still in this window: wait for enough of the previous window's weight to expire.
+        return math.ceil(time_left - (limit - count - 1) * period / previous)
+    # After this window ends, its count becomes the previous one and expires gradually.
+    return time_left + math.ceil(period - (limit - 1) * period / count)
+
+
+def rate_limit_hit(request: HttpRequest, group: str) -> RateLimitResult | None:
+    """Count this request against `group`'s per-minute and per-hour limits for the client's IP.
+
+    django-ratelimit counts fixed windows in the shared cache; the estimate adds the previous
+    window's count weighted by how much of it still lies within the sliding window, so a client
+    cannot spend two windows' worth around a boundary. A refused request is not counted.
+    Returns None when rate limiting is off or the group has no limits.
+    """
+    rates = settings.RATELIMIT_RATES.get(group)
+    if not rates or not getattr(settings, "RATELIMIT_ENABLE", True):
+        return None
+    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    client = client_ip(request)
+    counted = []
+    for name, period in WINDOWS.items():
+        rate = (int(rates[name]), period)
+        usage = get_usage(request, group=f"api:{group}", key=_ip_key, rate=rate, method=ALL, increment=True)
+        if usage is None:
+            return None
+        window_end = int(time.time()) + usage["time_left"]
+        current_key = _make_cache_key(f"api:{group}", window_end, rate, client, ALL)
+        previous_key = _make_cache_key(f"api:{group}", window_end - period, rate, client, ALL)
+        counted.append((rate, usage, window_end, current_key, previous_key))
+
+    previous_counts = cache.get_many([entry[4] for entry in counted])
+    now = int(time.time())
+    windows = []
+    for (limit, period), usage, window_end, _, previous_key in counted:
+        time_left = max(0, window_end - now)
+        previous = int(previous_counts.get(previous_key) or 0)
+        count = int(usage["count"]) + math.floor(previous * time_left / period)
+        retry_after = _seconds_until_allowed(limit=limit, count=int(usage["count"]), previous=previous,
+                                             time_left=time_left, period=period)
+        windows.append(WindowUsage(period=period, limit=limit, count=count, reset=window_end,
+                                   retry_after=max(1, retry_after)))
+    result = RateLimitResult(group=group, windows=tuple(windows))
+    if result.limited:
+        for *_, current_key, _ in counted:
+            cache.decr(current_key)
+    return result
+
+
+class RateLimitMiddleware:
+    """Rate limits and X-RateLimit-* headers for every path RATELIMIT_PATH_GROUPS names (/api/, /graphql/)."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        group = rate_limit_group(request)
+        result = rate_limit_hit(request, group) if group else None
+        if result is not None and result.limited:
+            binding = max((w for w in result.windows if w.exceeded), key=lambda w: w.retry_after)
+            per = "minute" if binding.period == 60 else "hour"
+            response: HttpResponse = error_response(
+                429, f"Rate limit exceeded: {binding.limit} requests per {per}. Retry in {result.retry_after} s.",
+                headers={"Retry-After": str(result.retry_after)})
+        else:
+            response = self.get_response(request)
+        if result is not None:
+            for name, value in result.headers().items():
+                response[name] = value
+        return response
+
+
+# Schema -------------------------------------------------------------------------------------
+
+COMMON_ERRORS = {
+    "401": "Missing, malformed, unknown, revoked or expired API key.",
+    "403": "The API key lacks the scope this operation needs.",
+    "405": "Method not allowed.",
+    "413": "Request body too large.",
+    "415": "Unsupported media type: send application/json.",
+    "429": "Rate limit exceeded; see Retry-After.",
+    "500": "Internal server error.",
+}
+
+
+def _header_schema(description: str) -> dict[str, Any]:
+    return {"schema": {"type": "integer"}, "description": description}
+
+
+RATE_LIMIT_HEADER_SCHEMAS = {
+    "X-RateLimit-Limit": _header_schema("Requests allowed in the window closest to its limit."),
+    "X-RateLimit-Remaining": _header_schema("Requests left in that window."),
+    "X-RateLimit-Reset": _header_schema("When that window resets, in epoch seconds."),
+    "X-RateLimit-Window": _header_schema("That window's length in seconds (60 or 3600)."),
+    "X-RateLimit-Limit-Minute": _header_schema("Requests allowed per minute."),
+    "X-RateLimit-Remaining-Minute": _header_schema("Requests left this minute."),
+    "X-RateLimit-Limit-Hour": _header_schema("Requests allowed per hour."),
+    "X-RateLimit-Remaining-Hour": _header_schema("Requests left this hour."),
+}
+
+
+def schema_postprocessing_hook(result: dict[str, Any], generator: Any, request: Any, public: bool
+                               ) -> dict[str, Any]:
+    """Add the errors every operation can answer, and the rate-limit headers, to each operation."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    result.setdefault("components", {}).setdefault("schemas", {}).setdefault("Error", {
+        "type": "object",
+        "properties": {
+            "detail": {"type": "string"},
+            "status_code": {"type": "integer"},
+            "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                       "description": "On 400: the messages per field."},
+        },
+        "required": ["detail", "status_code"],
+    })
+    result["components"].setdefault("headers", {}).update(
+        {**RATE_LIMIT_HEADER_SCHEMAS, "Retry-After": _header_schema("Seconds to wait before trying again.")})
+    header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADER_SCHEMAS}
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in COMMON_ERRORS.items():
+                responses.setdefault(code, {"description": description,
+                                            "content": {"application/json": {"schema": error_ref}}})
+            for code, response in responses.items():
+                headers = response.setdefault("headers", {})
+                headers.update(header_refs)
+                if code == "429":
+                    headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+    return result

@@ -1,0 +1,26 @@
+"""The REST API's URLs: v1 endpoints, the OpenAPI schema and its Swagger UI."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from logs_app.api import NotificationBulkApi, NotificationDetailApi, NotificationListCreateApi
+from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, PreferenceDetailApi
+from templates_app.api import TemplateDetailApi, TemplateListCreateApi, TemplateVersionListApi
+
+v1 = [
+    path("templates/", TemplateListCreateApi.as_view(), name="templates"),
+    path("templates/<int:template_id>/", TemplateDetailApi.as_view(), name="template"),
+    path("templates/<int:template_id>/versions/", TemplateVersionListApi.as_view(), name="template-versions"),
+    path("notifications/", NotificationListCreateApi.as_view(), name="notifications"),
+    path("notifications/bulk/", NotificationBulkApi.as_view(), name="notifications-bulk"),
+    path("notifications/<int:log_id>/", NotificationDetailApi.as_view(), name="notification"),
+    path("preferences/<int:user_id>/", PreferenceDetailApi.as_view(), name="preference"),
+    path("preferences/<int:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),
+    path("preferences/<int:user_id>/devices/<int:device_id>/", DeviceDetailApi.as_view(), name="device"),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/", include((v1, "v1"))),
+]

@@ -1,0 +1,120 @@
+"""REST endpoints for a user's preferences and push devices: validate input, call the services, shape output."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from notifications_project.api import (
+    ApiView,
+    ErrorSerializer,
+    PageQuerySerializer,
+    StrictInputSerializer,
+    page_response,
+    paginated,
+)
+from notifications_project.pagination import paginate
+
+from . import services
+from .models import DevicePlatform
+
+INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input, with the messages per field.")}
+
+
+class PreferenceOutputSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    email_enabled = serializers.BooleanField()
+    sms_enabled = serializers.BooleanField()
+    push_enabled = serializers.BooleanField()
+    quiet_hours_start = serializers.TimeField(allow_null=True)
+    quiet_hours_end = serializers.TimeField(allow_null=True)
+    timezone = serializers.CharField()
+    email = serializers.CharField()
+    phone_number = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class PreferenceInputSerializer(StrictInputSerializer):
+    """The whole preference (PUT: omitted fields take the defaults); PATCH sends any subset."""
+
+    email_enabled = serializers.BooleanField(required=False, default=True)
+    sms_enabled = serializers.BooleanField(required=False, default=True)
+    push_enabled = serializers.BooleanField(required=False, default=True)
+    quiet_hours_start = serializers.TimeField(allow_null=True, required=False, default=None,
+                                              help_text="Local time HH:MM; set together with quiet_hours_end.")
+    quiet_hours_end = serializers.TimeField(allow_null=True, required=False, default=None,
+                                            help_text="Local time HH:MM; may be earlier than the start (overnight).")
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC",
+                                     help_text="IANA name, such as Europe/Berlin.")
+    email = serializers.CharField(max_length=254, allow_blank=True, required=False, default="")
+    phone_number = serializers.CharField(max_length=32, allow_blank=True, required=False, default="",
+                                         help_text="E.164, such as +4915112345678.")
+
+
+class DeviceOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    platform = serializers.ChoiceField(choices=DevicePlatform.choices)
+    token = serializers.CharField()
+    active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class DeviceInputSerializer(StrictInputSerializer):
+    platform = serializers.ChoiceField(choices=DevicePlatform.choices)
+    token = serializers.CharField(max_length=512)
+
+
+class PreferenceDetailApi(ApiView):
+    """A user's channel switches, quiet hours, timezone, email and phone."""
+
+    @extend_schema(operation_id="preferences_retrieve", responses={200: PreferenceOutputSerializer, **INVALID},
+                   description="The user's preferences; the defaults are created on first read.")
+    def get(self, request: Request, user_id: int) -> Response:
+        preference = services.preference_get_or_create(user_id=user_id)
+        return Response(PreferenceOutputSerializer(preference).data)
+
+    @extend_schema(operation_id="preferences_update", request=PreferenceInputSerializer,
+                   responses={200: PreferenceOutputSerializer, **INVALID},
+                   description="Replace the preferences; omitted fields take the defaults.")
+    def put(self, request: Request, user_id: int) -> Response:
+        return self._update(request, user_id, partial=False)
+
+    @extend_schema(operation_id="preferences_partial_update", request=PreferenceInputSerializer,
+                   responses={200: PreferenceOutputSerializer, **INVALID})
+    def patch(self, request: Request, user_id: int) -> Response:
+        return self._update(request, user_id, partial=True)
+
+    def _update(self, request: Request, user_id: int, *, partial: bool) -> Response:
+        changes = self.body(PreferenceInputSerializer, request, partial=partial)
+        preference = services.preference_update(user_id=user_id, **changes)
+        return Response(PreferenceOutputSerializer(preference).data)
+
+
+class DeviceListCreateApi(ApiView):
+    """A user's push devices: list and register."""
+
+    @extend_schema(operation_id="preferences_devices_list", parameters=[PageQuerySerializer],
+                   responses={200: paginated(DeviceOutputSerializer), **INVALID})
+    def get(self, request: Request, user_id: int) -> Response:
+        query = self.query(PageQuerySerializer, request)
+        devices = services.device_list(user_id=user_id)
+        return page_response(paginate(devices, page=query["page"], size=query["size"]), DeviceOutputSerializer)
+
+    @extend_schema(operation_id="preferences_devices_create", request=DeviceInputSerializer,
+                   responses={201: DeviceOutputSerializer, **INVALID},
+                   description="Register a push token (or re-activate it); a token moves from another user.")
+    def post(self, request: Request, user_id: int) -> Response:
+        device = services.device_add(user_id=user_id, **self.body(DeviceInputSerializer, request))
+        return Response(DeviceOutputSerializer(device).data, status=status.HTTP_201_CREATED)
+
+
+class DeviceDetailApi(ApiView):
+    """One of the user's push devices: remove."""
+
+    @extend_schema(operation_id="preferences_devices_destroy",
+                   responses={204: None, 404: OpenApiResponse(ErrorSerializer, description="Not this user's device.")})
+    def delete(self, request: Request, user_id: int, device_id: int) -> Response:
+        services.device_remove(user_id=user_id, device_id=device_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

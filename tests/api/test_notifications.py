@@ -1,0 +1,127 @@
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from logs_app.models import NotificationLog
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def send(template, preference):
+    return {"user_id": 1001, "template_name": template.name, "context": {"first_name": "Ada", "code": "42"}}
+
+
+def test_send_answers_202_with_the_pending_log(api, send):
+    response = api.post("/api/v1/notifications/", send, format="json")
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["status"] == "pending" and body["type"] == "email" and body["user_id"] == 1001
+    assert body["subject"] == "Hello Ada" and body["recipient"] == "user1001@example.com"
+    log = NotificationLog.objects.get(pk=body["id"])
+    assert log.client == api.key.prefix
+
+
+def test_a_repeated_idempotency_key_returns_the_first_log_with_200(api, send):
+    first = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    again = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"] and again.json()["idempotency_key"] == "order-7"
+    assert NotificationLog.objects.count() == 1
+
+
+def test_idempotency_keys_are_per_client(make_client, send):
+    one, other = make_client(name="one"), make_client(name="other")
+    first = one.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    second = other.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="k")
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert first.json()["id"] != second.json()["id"]
+
+
+def test_an_overlong_idempotency_key_is_400(api, send):
+    response = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"template_name": "no_such_template"}, "template_name"),
+    ({"context": {"first_name": "Ada"}}, "context"),
+    ({"context": ["not", "an", "object"]}, "context"),
+    ({"user_id": 0}, "user_id"),
+    ({"user_id": 2**40}, "user_id"),
+    ({"channel": "fax"}, "channel"),
+    ({"priority": "asap"}, "priority"),
+    ({"send_at": "2001-01-01T00:00:00Z"}, "send_at"),
+    ({"recipient": "not an address"}, "recipient"),
+    ({"cc": "someone"}, "cc"),
+])
+def test_invalid_sends_are_400_naming_the_field(api, send, change, field):
+    response = api.post("/api/v1/notifications/", {**send, **change}, format="json")
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["errors"], response.json()
+    assert NotificationLog.objects.count() == 0
+
+
+def test_a_disabled_channel_gives_a_suppressed_log(api, send, preference):
+    preference.email_enabled = False
+    preference.save()
+    response = api.post("/api/v1/notifications/", send, format="json")
+    assert response.status_code == 202 and response.json()["status"] == "suppressed"
+
+
+def test_send_at_schedules_the_log(api, send):
+    when = (timezone.now() + dt.timedelta(hours=2)).replace(microsecond=0)
+    response = api.post("/api/v1/notifications/", {**send, "send_at": when.isoformat()}, format="json")
+    assert response.status_code == 202
+    assert dt.datetime.fromisoformat(response.json()["scheduled_for"]) == when
+
+
+def test_bulk_send_answers_202_with_the_counts(api, template):
+    factories.UserPreferenceFactory(user_id=1)
+    factories.UserPreferenceFactory(user_id=2, email_enabled=False)
+    factories.UserPreferenceFactory(user_id=3, email="")
+    response = api.post("/api/v1/notifications/bulk/",
+                        {"user_ids": [1, 2, 3], "template_name": template.name,
+                         "context": {"first_name": "Ada", "code": "1"}}, format="json")
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert (body["accepted"], body["suppressed"], body["failed"]) == (1, 1, 1)
+    assert NotificationLog.objects.filter(batch_id=body["batch_id"]).count() == 3
+
+
+def test_bulk_send_refuses_bad_user_ids(api, template):
+    response = api.post("/api/v1/notifications/bulk/", {"user_ids": [1, -5], "template_name": template.name},
+                        format="json")
+    assert response.status_code == 400 and "user_ids.1" in response.json()["errors"]
+    empty = api.post("/api/v1/notifications/bulk/", {"user_ids": [], "template_name": template.name}, format="json")
+    assert empty.status_code == 400 and "user_ids" in empty.json()["errors"]
+
+
+def test_list_filters_logs(api, template):
+    old = factories.NotificationLogFactory(user_id=1, template=template, status="sent")
+    NotificationLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=3))
+    factories.NotificationLogFactory(user_id=1, template=template, status="failed", type="sms")
+    factories.NotificationLogFactory(user_id=2, template=template)
+    ids = lambda query: {item["id"] for item in api.get(f"/api/v1/notifications/{query}").json()["items"]}  # noqa
+    assert len(ids("?user_id=1")) == 2
+    assert ids("?status=sent") == {old.pk}
+    assert len(ids("?type=sms")) == 1
+    since = (timezone.now() - dt.timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    assert old.pk not in ids(f"?created_after={since}") and ids(f"?created_before={since}") == {old.pk}
+
+
+@pytest.mark.parametrize("query, field", [("status=lost", "status"), ("type=fax", "type"),
+                                          ("created_after=yesterday", "created_after"), ("user_id=-1", "user_id")])
+def test_list_refuses_bad_filters(api, query, field):
+    response = api.get(f"/api/v1/notifications/?{query}")
+    assert response.status_code == 400 and field in response.json()["errors"]
+
+
+def test_retrieve_one_log_and_404(api, template):
+    log = factories.NotificationLogFactory(template=template)
+    assert api.get(f"/api/v1/notifications/{log.pk}/").json()["id"] == log.pk
+    missing = api.get("/api/v1/notifications/987654/")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Notification log not found.",
+                                                             "status_code": 404}
