@@ -1,0 +1,213 @@
+"""The root GraphQL schema at /graphql/: operations and their scopes, API-key auth, limits, error codes."""
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import strawberry
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.views.decorators.csrf import csrf_exempt
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.django.context import StrawberryDjangoContext
+from strawberry.django.views import GraphQLView
+from strawberry.extensions import (
+    AddValidationRules, DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension,
+)
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import ExecutionContext
+from strawberry.utils.str_converters import to_camel_case
+
+from apikeys_app.models import APIKey, Scope
+from apikeys_app.services import AuthenticationFailed, api_key_from_header
+from logs_app import schema as logs
+from preferences_app import schema as preferences
+from templates_app import schema as templates
+
+logger = logging.getLogger(__name__)
+
+
+# Authentication -------------------------------------------------------------------------------
+
+
+@dataclass
+class GraphQLContext(StrawberryDjangoContext):
+    @cached_property
+    def api_key(self) -> APIKey:
+        """The request's API key, checked once per request. Raises AuthenticationFailed."""
+        return api_key_from_header(self.request.headers.get("Authorization"))
+
+
+class HasScope(BasePermission):
+    """Lets a field run only for a live API key holding `scope`; no key at all is UNAUTHENTICATED."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return info.context.api_key.has_scope(self.scope)
+
+    def on_unauthorized(self) -> None:
+        raise PermissionDenied(f"This API key lacks the '{self.scope}' scope.")
+
+
+def _requires(scope: str) -> list[PermissionExtension]:
+    # No schema directive: the scope is documented in the description, and directives would
+    # add a custom @HasScope to the printed schema that clients cannot use.
+    return [PermissionExtension([HasScope(scope)], use_directives=False)]
+
+
+def _query(resolver: Callable[..., Any], scope: str) -> Any:
+    return strawberry.field(resolver=resolver, extensions=_requires(scope),
+                            description=f"{(resolver.__doc__ or '').strip()} Needs the '{scope}' scope.")
+
+
+def _mutation(resolver: Callable[..., Any], scope: str) -> Any:
+    return strawberry.mutation(resolver=resolver, extensions=_requires(scope),
+                               description=f"{(resolver.__doc__ or '').strip()} Needs the '{scope}' scope.")
+
+
+# Operations -----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class Query:
+    notification_templates = _query(templates.notification_templates, Scope.READ)
+    notification_template = _query(templates.notification_template, Scope.READ)
+    user_notifications = _query(logs.user_notifications, Scope.READ)
+    user_preferences = _query(preferences.user_preferences, Scope.READ)
+
+
+@strawberry.type
+class Mutation:
+    send_notification = _mutation(logs.send_notification, Scope.SEND)
+    create_notification_template = _mutation(templates.create_notification_template, Scope.MANAGE)
+    update_notification_template = _mutation(templates.update_notification_template, Scope.MANAGE)
+    delete_notification_template = _mutation(templates.delete_notification_template, Scope.MANAGE)
+    update_user_preferences = _mutation(preferences.update_user_preferences, Scope.MANAGE)
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+NOT_FOUND = "NOT_FOUND"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+
+def error_code(error: GraphQLError) -> str:
+    """The code a client sees for an error: what kind of failure it was, by the exception behind it."""
+    original = error.original_error
+    if original is None:
+        return GRAPHQL_PARSE_FAILED if isinstance(error, GraphQLSyntaxError) else GRAPHQL_VALIDATION_FAILED
+    if isinstance(original, ValidationError):
+        return BAD_USER_INPUT
+    if isinstance(original, ObjectDoesNotExist):
+        return NOT_FOUND
+    if isinstance(original, AuthenticationFailed):
+        return UNAUTHENTICATED
+    if isinstance(original, PermissionDenied):
+        return FORBIDDEN
+    if isinstance(original, GraphQLError):  # raised by the GraphQL machinery itself, e.g. a bad variable
+        return (original.extensions or {}).get("code", GRAPHQL_VALIDATION_FAILED)
+    return INTERNAL_SERVER_ERROR
+
+
+def _field_errors(error: ValidationError) -> dict[str, list[str]]:
+    if not hasattr(error, "error_dict"):
+        return {}
+    return {field if field == "__all__" else to_camel_case(field): messages
+            for field, messages in error.message_dict.items()}
+
+
+def _not_found_message(error: ObjectDoesNotExist) -> str:
+    for model in apps.get_models():
+        if type(error) is model.DoesNotExist:
+            return f"{str(model._meta.verbose_name).capitalize()} not found."
+    return "Not found."
+
+
+def client_error(error: GraphQLError) -> GraphQLError:
+    """The error as the client sees it: a clear message and `extensions.code`, never internals."""
+    code = error_code(error)
+    original = error.original_error
+    message, extensions = error.message, {**(error.extensions or {}), "code": code}
+    if code == BAD_USER_INPUT and isinstance(original, ValidationError):
+        extensions["fieldErrors"] = _field_errors(original)
+        parts = [f"{field}: {' '.join(messages)}" for field, messages in extensions["fieldErrors"].items()]
+        message = "Invalid input. " + ("; ".join(parts) if parts else " ".join(original.messages))
+    elif code == NOT_FOUND and isinstance(original, ObjectDoesNotExist):
+        message = _not_found_message(original)
+    elif code == INTERNAL_SERVER_ERROR:
+        message = "Internal server error."
+    return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
+                        path=error.path, extensions=extensions)
+
+
+class ErrorCodes(SchemaExtension):
+    """Rewrites every error of an operation into its client form (after they were logged)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [client_error(error) for error in result.errors]
+
+
+class NotificationSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Log each error once, structured; only unexpected failures carry their traceback (to the log only)."""
+        operation = execution_context.operation_name if execution_context else None
+        for error in errors:
+            code = error_code(error)
+            extra = {"graphql_operation": operation, "graphql_path": ".".join(map(str, error.path or [])) or None,
+                     "error_code": code}
+            if code == INTERNAL_SERVER_ERROR:
+                logger.error("GraphQL resolver failed: %s", error.message, exc_info=error.original_error, extra=extra)
+            else:
+                logger.info("GraphQL request refused (%s): %s", code, client_error(error).message, extra=extra)
+
+
+# Limits ---------------------------------------------------------------------------------------
+# Factories, not instances: strawberry builds the extensions per operation, so the limits follow
+# the settings of the moment (and a test can change them).
+
+
+def _depth_limit() -> SchemaExtension:
+    return QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH)
+
+
+def _alias_limit() -> SchemaExtension:
+    return MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES)
+
+
+def _token_limit() -> SchemaExtension:
+    return MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS)
+
+
+def _introspection() -> SchemaExtension:
+    return AddValidationRules([]) if settings.GRAPHQL_INTROSPECTION else DisableIntrospection()
+
+
+schema = NotificationSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[_depth_limit, _alias_limit, _token_limit, _introspection, ErrorCodes],
+)
+
+
+class NotificationGraphQLView(GraphQLView):
+    """GraphiQL on a browser's GET; queries and mutations carry `Authorization: Api-Key <key>`."""
+
+    def get_context(self, request: Any, response: Any) -> GraphQLContext:
+        return GraphQLContext(request=request, response=response)
+
+
+# Callers authenticate with an API key header, never a cookie, so there is no CSRF to guard against.
+graphql_view = csrf_exempt(NotificationGraphQLView.as_view(schema=schema))

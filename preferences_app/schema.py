@@ -1,0 +1,72 @@
+"""GraphQL types, inputs and resolvers for a user's preferences."""
+
+import datetime as dt
+
+import strawberry
+
+from . import models, services
+
+
+def _time_of_day(value: dt.time | None) -> str | None:
+    return None if value is None else value.strftime("%H:%M")
+
+
+def _quiet_hours_start(root: strawberry.Parent[models.UserPreference]) -> str | None:
+    return _time_of_day(root.quiet_hours_start)
+
+
+def _quiet_hours_end(root: strawberry.Parent[models.UserPreference]) -> str | None:
+    return _time_of_day(root.quiet_hours_end)
+
+
+def _phone_number(root: strawberry.Parent[models.UserPreference]) -> str | None:
+    return root.phone_number.as_e164 if root.phone_number else None
+
+
+@strawberry.type(description="What a user accepts, when (quiet hours, local time), and where to reach them.")
+class UserPreference:
+    id: int
+    user_id: int
+    email_enabled: bool
+    sms_enabled: bool
+    push_enabled: bool
+    quiet_hours_start: str | None = strawberry.field(
+        resolver=_quiet_hours_start, description='Start of quiet hours as "HH:MM" local time, or null.'
+    )
+    quiet_hours_end: str | None = strawberry.field(
+        resolver=_quiet_hours_end, description='End of quiet hours as "HH:MM" local time, or null.'
+    )
+    timezone: str = strawberry.field(description="IANA name; quiet hours are wall-clock times here.")
+    email: str
+    phone_number: str | None = strawberry.field(resolver=_phone_number, description="E.164, or null.")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@strawberry.input(description="The preferences to change; an omitted field keeps its value.")
+class UserPreferenceUpdateInput:
+    email_enabled: bool | None = strawberry.UNSET
+    sms_enabled: bool | None = strawberry.UNSET
+    push_enabled: bool | None = strawberry.UNSET
+    quiet_hours_start: str | None = strawberry.field(
+        default=strawberry.UNSET, description='Start of quiet hours as "HH:MM"; set both ends, or null both to clear them.'
+    )
+    quiet_hours_end: str | None = strawberry.field(default=strawberry.UNSET, description='End of quiet hours as "HH:MM".')
+    timezone: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone_number: str | None = strawberry.UNSET
+
+
+def user_preferences(user_id: int) -> UserPreference:
+    """A user's preferences; a user seen for the first time gets the defaults (all channels on)."""
+    return services.preference_get_or_create(user_id=user_id)
+
+
+def update_user_preferences(user_id: int, input: UserPreferenceUpdateInput) -> UserPreference:
+    """Change some of a user's preferences (creating them if needed)."""
+    changes = {field: value for field, value in vars(input).items() if value is not strawberry.UNSET}
+    # An unknown contact point is stored blank, not null: null here clears it.
+    for field in ("email", "phone_number"):
+        if field in changes and changes[field] is None:
+            changes[field] = ""
+    return services.preference_update(user_id=user_id, **changes)
