@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django_ratelimit import ALL
-from django_ratelimit.core import _make_cache_key, get_usage
+from django_ratelimit.core import EXPIRATION_FUDGE, _make_cache_key, get_usage
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
@@ -346,17 +346,14 @@ def rate_limit_group(request: HttpRequest) -> str | None:
 class WindowUsage:
     period: int  # seconds
     limit: int
-    count: int  # the sliding-window estimate, this request included
+    used: int  # sliding-window estimate of the accepted requests, this one included if accepted
     reset: int  # epoch seconds when the current fixed window ends
-    retry_after: int  # seconds until one more request would fit (meaningful when exceeded)
+    exceeded: bool  # this request did not fit in this window
+    retry_after: int  # seconds until one more request fits (meaningful when exceeded)
 
     @property
     def remaining(self) -> int:
-        return max(0, self.limit - self.count)
-
-    @property
-    def exceeded(self) -> bool:
-        return self.count > self.limit
+        return max(0, self.limit - self.used)
 
 
 @dataclass(frozen=True)
@@ -375,7 +372,7 @@ class RateLimitResult:
     def headers(self) -> dict[str, str]:
         # The headline X-RateLimit-* describe the window closest to refusing (a tie goes to the one
         # that stays spent longer); the per-minute and per-hour pairs are always both given.
-        binding = min(self.windows, key=lambda window: (window.remaining, -window.reset))
+        binding = min(self.windows, key=lambda window: (not window.exceeded, window.remaining, -window.reset))
         headers = {
             "X-RateLimit-Limit": str(binding.limit),
             "X-RateLimit-Remaining": str(binding.remaining),
@@ -391,11 +388,6 @@ class RateLimitResult:
 
 WINDOWS = {"minute": 60, "hour": 3600}
 WINDOW_NAMES = {60: "Minute", 3600: "Hour"}
-RATE_LIMIT_HEADERS = (
-    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "X-RateLimit-Window",
-    "X-RateLimit-Limit-Minute", "X-RateLimit-Remaining-Minute", "X-RateLimit-Limit-Hour",
-    "X-RateLimit-Remaining-Hour", "Retry-After",
-)
 
 
 def _ip_key(group: str, request: HttpRequest) -> str:
@@ -403,14 +395,24 @@ def _ip_key(group: str, request: HttpRequest) -> str:
 
 
 def _seconds_until_allowed(*, limit: int, count: int, previous: int, time_left: int, period: int) -> int:
-    """When one more request fits under the sliding estimate, assuming no other requests meanwhile."""
+    """When one more request fits the sliding estimate, given `count` accepted in this window."""
     if limit <= 0:
         return time_left + period
     if count + 1 <= limit and previous:
         # Still in this window: wait for enough of the previous window's weight to expire.
         return math.ceil(time_left - (limit - count - 1) * period / previous)
     # After this window ends, its count becomes the previous one and expires gradually.
-    return time_left + math.ceil(period - (limit - 1) * period / count)
+    return time_left + math.ceil(period - (limit - 1) * period / max(count, 1))
+
+
+@dataclass
+class _Counted:
+    limit: int
+    period: int
+    count: int  # this fixed window's count, this request included
+    window_end: int
+    current_key: str
+    previous_key: str
 
 
 def rate_limit_hit(request: HttpRequest, group: str) -> RateLimitResult | None:
@@ -426,33 +428,43 @@ def rate_limit_hit(request: HttpRequest, group: str) -> RateLimitResult | None:
         return None
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     client = client_ip(request)
-    counted = []
+    counted: list[_Counted] = []
     for name, period in WINDOWS.items():
         rate = (int(rates[name]), period)
         usage = get_usage(request, group=f"api:{group}", key=_ip_key, rate=rate, method=ALL, increment=True)
         if usage is None:
             return None
         window_end = int(time.time()) + usage["time_left"]
-        current_key = _make_cache_key(f"api:{group}", window_end, rate, client, ALL)
-        previous_key = _make_cache_key(f"api:{group}", window_end - period, rate, client, ALL)
-        counted.append((rate, usage, window_end, current_key, previous_key))
+        entry = _Counted(limit=rate[0], period=period, count=int(usage["count"]), window_end=window_end,
+                         current_key=_make_cache_key(f"api:{group}", window_end, rate, client, ALL),
+                         previous_key=_make_cache_key(f"api:{group}", window_end - period, rate, client, ALL))
+        if entry.count == 1:
+            # django-ratelimit lets a window's count expire just after the window; the estimate
+            # still reads it as the previous window's count throughout the next one.
+            cache.touch(entry.current_key, 2 * period + EXPIRATION_FUDGE)
+        counted.append(entry)
 
-    previous_counts = cache.get_many([entry[4] for entry in counted])
+    previous_counts = cache.get_many([entry.previous_key for entry in counted])
     now = int(time.time())
+    weighted = {}
+    for entry in counted:
+        time_left = max(0, entry.window_end - now)
+        previous = int(previous_counts.get(entry.previous_key) or 0)
+        weighted[entry.period] = (time_left, previous, math.floor(previous * time_left / entry.period))
+    exceeded = {entry.period: entry.count + weighted[entry.period][2] > entry.limit for entry in counted}
+    limited = any(exceeded.values())
     windows = []
-    for (limit, period), usage, window_end, _, previous_key in counted:
-        time_left = max(0, window_end - now)
-        previous = int(previous_counts.get(previous_key) or 0)
-        count = int(usage["count"]) + math.floor(previous * time_left / period)
-        retry_after = _seconds_until_allowed(limit=limit, count=int(usage["count"]), previous=previous,
-                                             time_left=time_left, period=period)
-        windows.append(WindowUsage(period=period, limit=limit, count=count, reset=window_end,
+    for entry in counted:
+        if limited:
+            cache.decr(entry.current_key)
+            entry.count -= 1
+        time_left, previous, carried = weighted[entry.period]
+        retry_after = _seconds_until_allowed(limit=entry.limit, count=entry.count, previous=previous,
+                                             time_left=time_left, period=entry.period)
+        windows.append(WindowUsage(period=entry.period, limit=entry.limit, used=entry.count + carried,
+                                   reset=entry.window_end, exceeded=exceeded[entry.period],
                                    retry_after=max(1, retry_after)))
-    result = RateLimitResult(group=group, windows=tuple(windows))
-    if result.limited:
-        for *_, current_key, _ in counted:
-            cache.decr(current_key)
-    return result
+    return RateLimitResult(group=group, windows=tuple(windows))
 
 
 class RateLimitMiddleware:
