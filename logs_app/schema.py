@@ -4,6 +4,7 @@ import datetime as dt
 import enum
 
 import strawberry
+import strawberry_django
 from django.utils import timezone
 from strawberry import Info
 
@@ -32,20 +33,20 @@ def _metadata(root: strawberry.Parent[models.NotificationLog]) -> str | None:
     return json_output(root.notification_metadata)
 
 
-@strawberry.type(description="One notification and the audit trail of delivering it.")
+@strawberry_django.type(models.NotificationLog, description="One notification and the audit trail of delivering it.")
 class NotificationLog:
     id: int
     user_id: int
-    template_id: int | None = strawberry.field(resolver=_template_id)
+    template_id: int | None = strawberry_django.field(resolver=_template_id)
     type: NotificationType
     status: NotificationStatus
     sent_at: dt.datetime | None
     error_message: str | None
-    metadata: str | None = strawberry.field(resolver=_metadata, description="JSON: what the provider answered.")
+    metadata: str | None = strawberry_django.field(resolver=_metadata, description="JSON: what the provider answered.")
     created_at: dt.datetime
     template: NotificationTemplate | None
-    template_name: str = strawberry.field(description="Kept after the template is deleted.")
-    scheduled_for: dt.datetime | None = strawberry.field(
+    template_name: str = strawberry_django.field(description="Kept after the template is deleted.")
+    scheduled_for: dt.datetime | None = strawberry_django.field(
         description="Not delivered before then (requested send time, quiet hours, retry backoff)."
     )
     delivered_at: dt.datetime | None

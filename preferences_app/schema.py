@@ -3,6 +3,7 @@
 import datetime as dt
 
 import strawberry
+import strawberry_django
 
 from . import models, services
 
@@ -23,22 +24,23 @@ def _phone_number(root: strawberry.Parent[models.UserPreference]) -> str | None:
     return root.phone_number.as_e164 if root.phone_number else None
 
 
-@strawberry.type(description="What a user accepts, when (quiet hours, local time), and where to reach them.")
+@strawberry_django.type(models.UserPreference,
+                        description="What a user accepts, when (quiet hours, local time), and where to reach them.")
 class UserPreference:
     id: int
     user_id: int
     email_enabled: bool
     sms_enabled: bool
     push_enabled: bool
-    quiet_hours_start: str | None = strawberry.field(
+    quiet_hours_start: str | None = strawberry_django.field(
         resolver=_quiet_hours_start, description='Start of quiet hours as "HH:MM" local time, or null.'
     )
-    quiet_hours_end: str | None = strawberry.field(
+    quiet_hours_end: str | None = strawberry_django.field(
         resolver=_quiet_hours_end, description='End of quiet hours as "HH:MM" local time, or null.'
     )
-    timezone: str = strawberry.field(description="IANA name; quiet hours are wall-clock times here.")
+    timezone: str = strawberry_django.field(description="IANA name; quiet hours are wall-clock times here.")
     email: str
-    phone_number: str | None = strawberry.field(resolver=_phone_number, description="E.164, or null.")
+    phone_number: str | None = strawberry_django.field(resolver=_phone_number, description="E.164, or null.")
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -49,9 +51,11 @@ class UserPreferenceUpdateInput:
     sms_enabled: bool | None = strawberry.UNSET
     push_enabled: bool | None = strawberry.UNSET
     quiet_hours_start: str | None = strawberry.field(
-        default=strawberry.UNSET, description='Start of quiet hours as "HH:MM"; set both ends, or null both to clear them.'
+        default=strawberry.UNSET, description='Start of quiet hours as "HH:MM"; set both ends, or null both to clear.'
     )
-    quiet_hours_end: str | None = strawberry.field(default=strawberry.UNSET, description='End of quiet hours as "HH:MM".')
+    quiet_hours_end: str | None = strawberry.field(
+        default=strawberry.UNSET, description='End of quiet hours as "HH:MM".'
+    )
     timezone: str | None = strawberry.UNSET
     email: str | None = strawberry.UNSET
     phone_number: str | None = strawberry.UNSET

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import strawberry
+import strawberry_django
 from django.core.exceptions import ValidationError
 from strawberry import Info
 
@@ -68,20 +69,20 @@ def _variables(root: strawberry.Parent[models.NotificationTemplate]) -> str | No
     return json_output(root.variables)
 
 
-@strawberry.type(description="A named message for one channel, in Jinja2.")
+@strawberry_django.type(models.NotificationTemplate, description="A named message for one channel, in Jinja2.")
 class NotificationTemplate:
     id: int
     name: str
     subject: str | None
     body: str
     type: NotificationType
-    variables: str | None = strawberry.field(
+    variables: str | None = strawberry_django.field(
         resolver=_variables, description="JSON object: each variable the template uses, with an example value."
     )
     created_at: dt.datetime
     updated_at: dt.datetime
-    html_body: str = strawberry.field(description="Email only: the HTML alternative.")
-    version: int = strawberry.field(description="Goes up by one with every change of the text.")
+    html_body: str = strawberry_django.field(description="Email only: the HTML alternative.")
+    version: int = strawberry_django.field(description="Goes up by one with every change of the text.")
 
 
 @strawberry.type(description="One page of templates.")
