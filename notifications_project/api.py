@@ -536,9 +536,12 @@ def schema_postprocessing_hook(result: dict[str, Any], generator: Any, request: 
     result["components"].setdefault("headers", {}).update(
         {**RATE_LIMIT_HEADER_SCHEMAS, "Retry-After": _header_schema("Seconds to wait before trying again.")})
     header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADER_SCHEMAS}
-    for path_item in result.get("paths", {}).values():
+    for path, path_item in result.get("paths", {}).items():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
+            if "{" in path:  # an id that names nothing, or is not an id at all
+                responses.setdefault("404", {"description": "Not found.",
+                                             "content": {"application/json": {"schema": error_ref}}})
             for code, description in COMMON_ERRORS.items():
                 responses.setdefault(code, {"description": description,
                                             "content": {"application/json": {"schema": error_ref}}})

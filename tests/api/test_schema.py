@@ -1,0 +1,88 @@
+"""The OpenAPI schema and Swagger UI, and a property-based run of our own schema that finds no 500."""
+
+import json
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.renderers import OpenApiJsonRenderer
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_needs_no_key_and_describes_the_api(anonymous):
+    response = anonymous.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": schema["components"]["securitySchemes"]["ApiKey"]["description"]}
+    send = schema["paths"]["/api/v1/notifications/"]["post"]
+    assert {"202", "200", "400", "401", "403", "413", "415", "429"} <= set(send["responses"])
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in send["parameters"])
+    listing = schema["paths"]["/api/v1/templates/"]["get"]["responses"]["200"]["content"]["application/json"]
+    page = schema["components"]["schemas"][listing["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert list(page["properties"]) == ["items", "total", "page", "size", "pages"]
+    assert set(schema["components"]["schemas"]["Error"]["properties"]) == {"detail", "status_code", "errors"}
+    assert "X-RateLimit-Remaining-Minute" in send["responses"]["202"]["headers"]
+
+
+def test_swagger_ui_needs_no_key(anonymous):
+    response = anonymous.get("/api/docs/")
+    assert response.status_code == 200 and b"swagger" in response.content.lower()
+
+
+def _our_schema() -> OpenApiSchema:
+    """The schema /api/schema/ serves, generated in process: no request can be made while tests are collected."""
+    raw = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
+    loaded = schemathesis.openapi.from_dict(raw)
+    loaded.app = get_wsgi_application()
+    return loaded
+
+
+@pytest.fixture
+def real_app(db, settings):
+    """Requests through the real WSGI app, as Django's test client makes them: the test's database
+    connection stays open between requests; rate limits are off, since hundreds of generated requests
+    would hit them (they have tests of their own)."""
+    settings.RATELIMIT_ENABLE = False
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "localhost"]  # the host schemathesis's WSGI client sends
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def secret(db) -> str:
+    factories.NotificationTemplateFactory(name="welcome")
+    factories.UserPreferenceFactory(user_id=1)
+    return factories.api_key(name="schemathesis")[1]
+
+
+schema = _our_schema()
+
+
+@schema.parametrize()
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.filter_too_much])
+def test_generated_requests_never_cause_a_server_error(case, real_app, secret):
+    response = case.call(headers={"Authorization": f"Api-Key {secret}"})
+    case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
+                                              content_type_conformance, response_schema_conformance])
