@@ -492,14 +492,15 @@ class RateLimitMiddleware:
 
 # Schema -------------------------------------------------------------------------------------
 
-COMMON_ERRORS = {
-    "401": "Missing, malformed, unknown, revoked or expired API key.",
-    "403": "The API key lacks the scope this operation needs.",
-    "405": "Method not allowed.",
-    "413": "Request body too large.",
-    "415": "Unsupported media type: send application/json.",
-    "429": "Rate limit exceeded; see Retry-After.",
-    "500": "Internal server error.",
+COMMON_ERRORS = {  # status -> (component name, description)
+    "401": ("Unauthenticated", "Missing, malformed, unknown, revoked or expired API key."),
+    "403": ("MissingScope", "The API key lacks the scope this operation needs."),
+    "404": ("NotFound", "Not found."),
+    "405": ("MethodNotAllowed", "Method not allowed."),
+    "413": ("BodyTooLarge", "Request body too large."),
+    "415": ("UnsupportedMediaType", "Unsupported media type: send application/json."),
+    "429": ("RateLimited", "Rate limit exceeded; see Retry-After."),
+    "500": ("ServerError", "Internal server error."),
 }
 
 
@@ -533,21 +534,22 @@ def schema_postprocessing_hook(result: dict[str, Any], generator: Any, request: 
         },
         "required": ["detail", "status_code"],
     })
-    result["components"].setdefault("headers", {}).update(
+    components = result["components"]
+    components.setdefault("headers", {}).update(
         {**RATE_LIMIT_HEADER_SCHEMAS, "Retry-After": _header_schema("Seconds to wait before trying again.")})
     header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADER_SCHEMAS}
+    for code, (name, description) in COMMON_ERRORS.items():
+        headers = {**header_refs, **({"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
+                                     if code == "429" else {})}
+        components.setdefault("responses", {})[name] = {
+            "description": description, "content": {"application/json": {"schema": error_ref}}, "headers": headers}
     for path, path_item in result.get("paths", {}).items():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
-            if "{" in path:  # an id that names nothing, or is not an id at all
-                responses.setdefault("404", {"description": "Not found.",
-                                             "content": {"application/json": {"schema": error_ref}}})
-            for code, description in COMMON_ERRORS.items():
-                responses.setdefault(code, {"description": description,
-                                            "content": {"application/json": {"schema": error_ref}}})
             for code, response in responses.items():
-                headers = response.setdefault("headers", {})
-                headers.update(header_refs)
-                if code == "429":
-                    headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
+                response.setdefault("headers", {}).update(header_refs)
+            for code, (name, _) in COMMON_ERRORS.items():
+                if code == "404" and "{" not in path:
+                    continue  # only a path with an id can name nothing
+                responses.setdefault(code, {"$ref": f"#/components/responses/{name}"})
     return result
