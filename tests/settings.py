@@ -13,3 +13,6 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STATIC_ROOT = None  # nothing is collected for tests; WhiteNoise serves from the finders
 WHITENOISE_USE_FINDERS = True
+
+# The broker the real-worker integration tests use (CI sets it; unset, those tests are skipped).
+CELERY_TEST_BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "")

@@ -1,0 +1,143 @@
+"""A real Celery worker on the real Redis broker delivers what the service accepted.
+
+Runs when PostgreSQL is the database and CELERY_TEST_BROKER_URL names a Redis broker (CI sets
+both); the worker is a separate process that reads the test database.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from logs_app.models import NotificationLog
+from logs_app.services import notification_send, sweep_due
+from notifications_project.celery import app as celery_app
+from preferences_app.services import device_add, preference_update
+from templates_app.services import template_create
+from tests.fakes.base import Answer
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+IOS_TOKEN = "cd" * 32
+
+
+@pytest.fixture(scope="session")
+def _empty_broker():
+    """Tasks left by an earlier run name logs of another database; start from an empty broker once."""
+    redis.Redis.from_url(settings.CELERY_TEST_BROKER_URL).flushdb()
+
+
+@pytest.fixture
+def broker_url(request):
+    if connection.vendor != "postgresql" or not settings.CELERY_TEST_BROKER_URL:
+        pytest.skip("needs PostgreSQL and CELERY_TEST_BROKER_URL (a Redis broker)")
+    request.getfixturevalue("_empty_broker")
+    return settings.CELERY_TEST_BROKER_URL
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def publishing(broker_url, settings):
+    """This test process publishes to the broker instead of running tasks in process."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    # Celery caches its connection pools with the broker URL they were made for, so the URL is
+    # set once and kept; between these tests only "eager" is switched back.
+    celery_app.conf.update(broker_url=broker_url, task_always_eager=False)
+    yield
+    celery_app.conf.update(task_always_eager=True)
+
+
+@pytest.fixture
+def worker(broker_url, publishing, fake_twilio, fake_smtp, fake_apns, tmp_path):
+    providers = {
+        "sms": [{"BACKEND": "notification_channels.sms.TwilioSMSProvider", "OPTIONS": fake_twilio.provider_options()}],
+        "push": [{"BACKEND": "notification_channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()}],
+    }
+    env = {
+        **os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker_url, "SECRET_KEY": "worker-tests",
+        "NOTIFICATION_PROVIDERS": json.dumps(providers), "NOTIFICATION_RETRY_BASE_SECONDS": "1",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(fake_smtp.port), "DEBUG": "false", "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "notifications_project.settings",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "notifications_project", "worker", "--concurrency", "2",
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: process.poll() is not None or bool(celery_app.control.ping(timeout=0.5))), \
+            "the worker did not answer a ping within 30 s"
+        assert process.poll() is None, "the worker exited at start"
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        print((tmp_path / "worker.log").read_text())  # pytest shows it only when the test fails
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture
+def user(db):
+    template_create(name="code_sms", type="sms", body="Code {{ code }}", variables={"code": "1"})
+    template_create(name="hello_email", type="email", subject="Hi {{ name }}", body="Hello {{ name }}",
+                    variables={"name": "Ada"})
+    template_create(name="ping_push", type="push", subject="Ping", body="Ping {{ name }}", variables={"name": "A"})
+    preference_update(user_id=1001, email="ada@example.com", phone_number="+4915112345678")
+    device_add(user_id=1001, platform="ios", token=IOS_TOKEN)
+
+
+def test_worker_delivers_email_sms_and_push(user, worker, fake_twilio, fake_smtp, fake_apns):
+    context = {"code": "42", "name": "Ada"}
+    logs = [notification_send(user_id=1001, template_name=name, context=context)[0]
+            for name in ("code_sms", "hello_email", "ping_push")]
+    ids = [log.pk for log in logs]
+    assert wait_for(lambda: NotificationLog.objects.filter(pk__in=ids, status="sent").count() == 3), \
+        list(NotificationLog.objects.filter(pk__in=ids).values_list("type", "status", "error_message"))
+    assert [r.form["Body"] for r in fake_twilio.requests] == ["Code 42"]
+    assert [m.message["Subject"] for m in fake_smtp.messages] == ["Hi Ada"]
+    assert [r.path for r in fake_apns.requests] == [f"/3/device/{IOS_TOKEN}"]
+
+
+def test_worker_retries_a_transient_failure(user, worker, fake_twilio):
+    fake_twilio.enqueue(Answer(status=503, json={"code": 20500, "message": "down", "status": 503}))
+    log, _ = notification_send(user_id=1001, template_name="code_sms", context={"code": "7"})
+    assert wait_for(lambda: NotificationLog.objects.filter(pk=log.pk, status="sent").exists()), \
+        NotificationLog.objects.filter(pk=log.pk).values("status", "attempts", "scheduled_for", "error_message").get()
+    log.refresh_from_db()
+    assert log.attempts == 2 and len(fake_twilio.requests) == 2
+
+
+def test_sweep_recovers_a_notification_whose_queue_message_was_lost(user, worker, fake_twilio):
+    log, _ = notification_send(user_id=1001, template_name="code_sms", context={"code": "9"},
+                               send_at=timezone.now() + timezone.timedelta(hours=1))
+    # As if its time had come and the message that should have carried it never arrived.
+    NotificationLog.objects.filter(pk=log.pk).update(scheduled_for=timezone.now(), queued_at=None)
+    assert sweep_due() == 1
+    assert wait_for(lambda: NotificationLog.objects.filter(pk=log.pk, status="sent").exists())
+    assert [r.form["Body"] for r in fake_twilio.requests] == ["Code 9"]
