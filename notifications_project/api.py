@@ -2,7 +2,6 @@
 
 import functools
 import ipaddress
-import logging
 import math
 import time
 from collections.abc import Mapping
@@ -27,14 +26,12 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, set_rollback
 
 from apikeys_app.models import APIKey, Scope
 from apikeys_app.services import AuthenticationFailed as KeyRefused
 from apikeys_app.services import api_key_from_header
 from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
-
-logger = logging.getLogger(__name__)
 
 API_PATH_PREFIX = "/api/"
 NON_FIELD_ERRORS = "non_field_errors"
@@ -90,6 +87,13 @@ def _model_label(does_not_exist: type[ObjectDoesNotExist]) -> str:
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """Every error a view raises, in the seed's shape; unknown exceptions go on to the 500 handler."""
+    response = _error_answer(exc)
+    if response is not None:
+        set_rollback()  # as DRF's own handler does, for ATOMIC_REQUESTS
+    return response
+
+
+def _error_answer(exc: Exception) -> Response | None:
     headers: dict[str, str] = {}
     errors: dict[str, list[str]] | None = None
     if isinstance(exc, DjangoValidationError):

@@ -3,6 +3,7 @@
 import time
 import types
 
+import django.core.cache.backends.base
 import django.core.cache.backends.locmem
 import django_ratelimit.core
 import pytest
@@ -30,10 +31,12 @@ def rates(settings):
 
 @pytest.fixture
 def clock(monkeypatch):
-    """A settable clock for the limiter, django-ratelimit and the local-memory cache's expiry."""
+    """A settable clock for the limiter, django-ratelimit and the local-memory cache's expiry (Redis keeps
+    real time, but its keys outlive these tests' jumps anyway)."""
     fake = types.SimpleNamespace(now=float(int(time.time())))
     module = types.SimpleNamespace(time=lambda: fake.now)
-    for target in (notifications_project.api, django_ratelimit.core, django.core.cache.backends.locmem):
+    for target in (notifications_project.api, django_ratelimit.core, django.core.cache.backends.base,
+                   django.core.cache.backends.locmem):
         monkeypatch.setattr(target, "time", module)
     return fake
 
