@@ -54,8 +54,12 @@ def database_url() -> str:
 def publishing(broker_url, settings):
     """This test process publishes to the broker instead of running tasks in process."""
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    # Celery caches its connection pools with the broker URL they were made for, so the URL is
-    # set once and kept; between these tests only "eager" is switched back.
+    # Celery caches its connection pools with the broker URL they were made for (the default,
+    # amqp://localhost, if anything touched them while no broker was set), so they are dropped
+    # once here and the URL is kept; between these tests only "eager" is switched back.
+    if celery_app.conf.broker_url != broker_url:
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
     celery_app.conf.update(broker_url=broker_url, task_always_eager=False)
     yield
     celery_app.conf.update(task_always_eager=True)
