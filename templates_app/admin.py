@@ -21,6 +21,7 @@ class NotificationTemplateForm(forms.ModelForm):
         model = NotificationTemplate
         fields = ("name", "type", "subject", "body", "html_body", "variables")
         widgets = {
+            "subject": forms.TextInput(attrs={"class": "vLargeTextField template-source", "size": 80}),
             "body": forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField template-source"}),
             "html_body": forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField template-source"}),
             "variables": forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField template-source"}),

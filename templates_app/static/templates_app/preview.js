@@ -40,6 +40,7 @@
     }
     if (mine !== sequence) return;  // a newer keystroke already asked again
     showErrors(result.ok ? {} : result.errors);
+    panel.querySelector(".preview-output").hidden = !result.ok;
     panel.querySelector(".preview-subject").textContent = result.ok ? result.subject : "";
     panel.querySelector(".preview-body").textContent = result.ok ? result.body : "";
     htmlBlock.hidden = !(result.ok && result.html_body);
