@@ -27,6 +27,8 @@ from logs_app import schema as logs
 from preferences_app import schema as preferences
 from templates_app import schema as templates
 
+from .api import rate_limit_hit
+
 logger = logging.getLogger(__name__)
 
 
@@ -54,10 +56,34 @@ class HasScope(BasePermission):
         raise PermissionDenied(f"This API key lacks the '{self.scope}' scope.")
 
 
-def _requires(scope: str) -> list[PermissionExtension]:
+class RateLimited(Exception):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WithinRateLimit(BasePermission):
+    """Counts the field against a rate-limit group beyond the one its HTTP request counted in.
+
+    Every GraphQL POST counts as `manage`; sending must also meet the stricter `send` limits,
+    as POST /api/v1/notifications/ does.
+    """
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        result = rate_limit_hit(info.context.request, self.group)
+        if result is not None and result.limited:
+            raise RateLimited(f"Rate limit exceeded for {self.group}; retry in {result.retry_after} s.",
+                              result.retry_after)
+        return True
+
+
+def _requires(scope: str, *more: BasePermission) -> list[PermissionExtension]:
     # No schema directive: the scope is documented in the description, and directives would
     # add a custom @HasScope to the printed schema that clients cannot use.
-    return [PermissionExtension([HasScope(scope)], use_directives=False)]
+    return [PermissionExtension([HasScope(scope), *more], use_directives=False)]
 
 
 def _query(resolver: Callable[..., Any], scope: str) -> Any:
@@ -65,8 +91,8 @@ def _query(resolver: Callable[..., Any], scope: str) -> Any:
                             description=f"{(resolver.__doc__ or '').strip()} Needs the '{scope}' scope.")
 
 
-def _mutation(resolver: Callable[..., Any], scope: str) -> Any:
-    return strawberry.mutation(resolver=resolver, extensions=_requires(scope),
+def _mutation(resolver: Callable[..., Any], scope: str, *more: BasePermission) -> Any:
+    return strawberry.mutation(resolver=resolver, extensions=_requires(scope, *more),
                                description=f"{(resolver.__doc__ or '').strip()} Needs the '{scope}' scope.")
 
 
@@ -83,7 +109,7 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    send_notification = _mutation(logs.send_notification, Scope.SEND)
+    send_notification = _mutation(logs.send_notification, Scope.SEND, WithinRateLimit(Scope.SEND))
     create_notification_template = _mutation(templates.create_notification_template, Scope.MANAGE)
     update_notification_template = _mutation(templates.update_notification_template, Scope.MANAGE)
     delete_notification_template = _mutation(templates.delete_notification_template, Scope.MANAGE)
@@ -97,6 +123,7 @@ NOT_FOUND = "NOT_FOUND"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+RATE_LIMITED = "RATE_LIMITED"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
@@ -114,6 +141,8 @@ def error_code(error: GraphQLError) -> str:
         return UNAUTHENTICATED
     if isinstance(original, PermissionDenied):
         return FORBIDDEN
+    if isinstance(original, RateLimited):
+        return RATE_LIMITED
     if isinstance(original, GraphQLError):  # raised by the GraphQL machinery itself, e.g. a bad variable
         return (original.extensions or {}).get("code", GRAPHQL_VALIDATION_FAILED)
     return INTERNAL_SERVER_ERROR
@@ -144,6 +173,8 @@ def client_error(error: GraphQLError) -> GraphQLError:
         message = "Invalid input. " + ("; ".join(parts) if parts else " ".join(original.messages))
     elif code == NOT_FOUND and isinstance(original, ObjectDoesNotExist):
         message = _not_found_message(original)
+    elif code == RATE_LIMITED and isinstance(original, RateLimited):
+        extensions["retryAfter"] = original.retry_after
     elif code == INTERNAL_SERVER_ERROR:
         message = "Internal server error."
     return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,

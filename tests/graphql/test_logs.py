@@ -192,3 +192,12 @@ def test_send_refuses_an_unknown_priority_before_running(gql, template, preferen
     answer = gql(SEND, {"input": send_input(template, priority="SOON")})
 
     assert error_codes(answer) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+def test_send_notification_meets_the_send_rate_limit(gql, template, preference, settings):
+    # A GraphQL POST counts as `manage`; sending must also fit the stricter `send` limits.
+    settings.RATELIMIT_RATES = {**settings.RATELIMIT_RATES, "send": {"minute": 2, "hour": 100}}
+    results = [gql(SEND, {"input": send_input(template)}) for _ in range(3)]
+    assert [error_codes(result) for result in results] == [[], [], ["RATE_LIMITED"]]
+    assert results[2]["errors"][0]["extensions"]["retryAfter"] >= 1
+    assert NotificationLog.objects.count() == 2
