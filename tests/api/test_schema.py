@@ -46,6 +46,12 @@ def test_swagger_ui_needs_no_key(anonymous):
     assert response.status_code == 200 and b"swagger" in response.content.lower()
 
 
+def test_swagger_ui_assets_are_served_by_us_not_a_cdn(anonymous):
+    page = anonymous.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn.jsdelivr.net" not in page and "unpkg.com" not in page
+
+
 def _our_schema() -> OpenApiSchema:
     """The schema /api/schema/ serves, generated in process: no request can be made while tests are collected."""
     raw = json.loads(OpenApiJsonRenderer().render(SchemaGenerator().get_schema(request=None, public=True)))
