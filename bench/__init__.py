@@ -1,0 +1,1 @@
+"""The benchmark: `make bench` or `.venv/bin/python -m bench` (see README, "Performance")."""

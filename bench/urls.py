@@ -1,0 +1,9 @@
+"""The service's URLs plus the bare baseline view the accept rate is compared with."""
+
+from django.urls import path
+
+from notifications_project.urls import handler404, handler500, urlpatterns as service_urlpatterns  # noqa: F401
+
+from .views import baseline_send
+
+urlpatterns = [path("bench/baseline/", baseline_send), *service_urlpatterns]
