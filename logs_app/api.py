@@ -18,7 +18,7 @@ from notifications_project.api import (
 from notifications_project.pagination import paginate
 from templates_app.models import NotificationType
 
-from . import selectors, services
+from . import privacy, selectors, services
 from .models import NotificationStatus, Priority
 
 USER_ID_MAX = 2**31 - 1
@@ -147,3 +147,44 @@ class NotificationDetailApi(ApiView):
                    responses={200: LogOutputSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such log.")})
     def get(self, request: Request, log_id: int) -> Response:
         return Response(LogOutputSerializer(selectors.log_get(id=log_id)).data)
+
+
+class UserExportOutputSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    exported_at = serializers.DateTimeField()
+    preferences = serializers.JSONField(allow_null=True, help_text="Channel switches, quiet hours, email, phone.")
+    devices = serializers.ListField(child=serializers.DictField(), help_text="Push devices: platform, token, active.")
+    notifications = serializers.ListField(child=serializers.DictField(),
+                                          help_text="Every notification log, oldest first, with its content.")
+
+
+class UserErasureOutputSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    preferences_deleted = serializers.IntegerField()
+    devices_deleted = serializers.IntegerField()
+    logs_anonymised = serializers.IntegerField()
+    logs_cancelled = serializers.IntegerField(help_text="Pending notifications that will not be sent.")
+    erased_at = serializers.DateTimeField()
+
+
+class UserExportApi(ApiView):
+    """Everything stored about a user (a GDPR access request)."""
+
+    read_scope = Scope.MANAGE  # personal data in bulk: more than a `read` key may see
+
+    @extend_schema(operation_id="users_export", responses={200: UserExportOutputSerializer, **INVALID},
+                   description="The user's preferences and contact points, push devices and notification logs.")
+    def get(self, request: Request, user_id: int) -> Response:
+        return Response(UserExportOutputSerializer(privacy.user_data_export(user_id=user_id)).data)
+
+
+class UserEraseApi(ApiView):
+    """Erase a user's personal data (a GDPR erasure request)."""
+
+    write_scope = Scope.MANAGE
+
+    @extend_schema(operation_id="users_erase", request=None, responses={200: UserErasureOutputSerializer, **INVALID},
+                   description="Deletes preferences, contact points and devices; cancels pending notifications; "
+                               "anonymises the logs (user id 0, no recipient or content). Cannot be undone.")
+    def post(self, request: Request, user_id: int) -> Response:
+        return Response(UserErasureOutputSerializer(privacy.user_data_erase(user_id=user_id)).data)

@@ -1,9 +1,12 @@
 """Read queries on the delivery log shared by the REST API, GraphQL, the admin and the commands."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from templates_app.models import NotificationType
 
@@ -41,3 +44,23 @@ def log_list(*, user_id: int | None = None, status: str | None = None, type: str
 def log_get(*, id: int) -> NotificationLog:
     """One log. Raises NotificationLog.DoesNotExist."""
     return NotificationLog.objects.get(pk=id)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    due: int  # pending logs whose time has come
+    oldest_due_age_seconds: float  # how long the oldest of them has waited (0 when none)
+
+
+def log_backlog(*, now: dt.datetime | None = None) -> Backlog:
+    """The delivery backlog, in one query over the partial index of pending logs.
+
+    A log waits from its `scheduled_for` (send_at, end of quiet hours, end of a retry's backoff)
+    or, when it has none, from its acceptance.
+    """
+    now = now or timezone.now()
+    row = (NotificationLog.objects
+           .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), status=NotificationStatus.PENDING)
+           .aggregate(due=Count("id"), oldest=Min(Coalesce("scheduled_for", "created_at"))))
+    oldest = row["oldest"]
+    return Backlog(due=row["due"], oldest_due_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)

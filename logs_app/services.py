@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notification_channels import registry
+from notifications_project import metrics
 from notification_channels.base import Channel, ChannelError, InvalidRecipient, Message, PermanentError, TransientError
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
@@ -208,6 +209,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         if earlier is None:
             raise
         return earlier, False
+    metrics.notification_accepted(channel=log.type, status=log.status)
     logger.info("notification accepted", extra={"log_id": log.pk, "user_id": user_id, "channel": log.type,
                                                  "status": log.status, "scheduled_for": log.scheduled_for})
     return log, True
@@ -283,6 +285,7 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
                 logs.append(log)
             NotificationLog.objects.bulk_create(logs, batch_size=BULK_CHUNK)
         transaction.on_commit(lambda: _enqueue_batch(batch_id))
+    metrics.notifications_accepted(channel=request.channel, counts=counts)
     logger.info("bulk notification accepted", extra={"batch_id": str(batch_id), "users": len(user_ids),
                                                       "channel": request.channel})
     return BulkSendResult(batch_id=str(batch_id), accepted=counts[NotificationStatus.PENDING],
@@ -344,7 +347,8 @@ def _claim(log_ids: list[int], now: dt.datetime) -> list[NotificationLog]:
     with transaction.atomic():
         claimed = list(NotificationLog.objects.select_for_update(skip_locked=True)
                        .filter(_due(now), pk__in=log_ids)
-                       .only("id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts")
+                       .only("id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts",
+                             "created_at")
                        .order_by("id"))
         ids = [log.pk for log in claimed]
         NotificationLog.objects.filter(pk__in=ids).update(lease_expires_at=lease, attempts=F("attempts") + 1)
@@ -419,6 +423,7 @@ def deliver_one(log: NotificationLog) -> str:
         if log.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
             _finish(log, status=NotificationStatus.FAILED, provider=err.provider,
                     error_message=f"Gave up after {log.attempts} attempts: {_describe(err)}")
+            metrics.notification_failed(channel=log.type, provider=err.provider)
             logger.warning("notification failed", extra={"log_id": log.pk, "attempts": log.attempts,
                                                          "provider": err.provider, "code": err.code})
             return NotificationStatus.FAILED
@@ -431,15 +436,18 @@ def deliver_one(log: NotificationLog) -> str:
             updated_at=timezone.now())
         if queue_now:
             enqueue([log.pk], countdown=delay)
+        metrics.notification_retried(channel=log.type, provider=err.provider)
         logger.info("notification retry scheduled", extra={"log_id": log.pk, "attempt": log.attempts,
                                                            "delay": round(delay, 2), "provider": err.provider})
         return NotificationStatus.PENDING
     except ChannelError as err:
         _finish(log, status=NotificationStatus.FAILED, provider=err.provider, error_message=_describe(err))
+        metrics.notification_failed(channel=log.type, provider=err.provider)
         logger.warning("notification failed", extra={"log_id": log.pk, "provider": err.provider, "code": err.code})
         return NotificationStatus.FAILED
     _finish(log, status=NotificationStatus.SENT, provider=provider, provider_message_id=message_id,
             sent_at=timezone.now(), error_message=None, notification_metadata=metadata or None)
+    metrics.notification_sent(channel=log.type, provider=provider, accepted_at=log.created_at)
     logger.info("notification sent", extra={"log_id": log.pk, "provider": provider, "attempts": log.attempts})
     return NotificationStatus.SENT
 
@@ -475,5 +483,6 @@ def log_record_receipt(*, provider: str, message_id: str, status: str, error: st
     changed = NotificationLog.objects.filter(
         provider=provider, provider_message_id=message_id,
         status__in=[NotificationStatus.SENT, NotificationStatus.PENDING]).update(**fields)
+    metrics.receipt_recorded(provider=provider, status=status, changed=changed)
     logger.info("receipt recorded", extra={"provider": provider, "status": status, "changed": changed})
     return changed

@@ -9,8 +9,13 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.dispatch import Signal
 
 logger = logging.getLogger(__name__)
+
+# Sent (channel=, provider=) when a provider fails transiently and the next one gets the message;
+# the metrics listen to it, so this package needs to know nothing of them.
+provider_failed_over = Signal()
 
 
 class Channel(StrEnum):
@@ -193,6 +198,8 @@ class ChannelAdapter:
             except TransientError as err:
                 logger.warning("%s failed transiently, trying the next provider: %s", provider, err)
                 failures.append(err)
+                if provider is not candidates[-1]:
+                    provider_failed_over.send(type(self), channel=str(self.channel), provider=provider.name)
         last = failures[-1]
         # Retry when the first provider says it may be back, not the last one.
         waits = [err.retry_after for err in failures if err.retry_after is not None]

@@ -31,6 +31,7 @@ from rest_framework.views import APIView, set_rollback
 from apikeys_app.models import APIKey, Scope
 from apikeys_app.services import AuthenticationFailed as KeyRefused
 from apikeys_app.services import api_key_from_header
+from notifications_project import metrics
 from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 API_PATH_PREFIX = "/api/"
@@ -261,10 +262,12 @@ class ApiKeyAuthentication(BaseAuthentication):
 
 
 class HasScope(BasePermission):
-    """Reads need `read`; writes need the view's `write_scope` (`manage` unless it says `send`)."""
+    """Reads need the view's `read_scope` (`read` unless it says more); writes need its `write_scope`
+    (`manage` unless it says `send`)."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        scope = Scope.READ if request.method in SAFE_METHODS else getattr(view, "write_scope", Scope.MANAGE)
+        scope = (getattr(view, "read_scope", Scope.READ) if request.method in SAFE_METHODS
+                 else getattr(view, "write_scope", Scope.MANAGE))
         self.message = f"This API key lacks the '{scope}' scope."
         return isinstance(request.auth, APIKey) and request.auth.has_scope(scope)
 
@@ -481,6 +484,7 @@ class RateLimitMiddleware:
         group = rate_limit_group(request)
         result = rate_limit_hit(request, group) if group else None
         if result is not None and result.limited:
+            metrics.rate_limited(group=group)
             binding = max((w for w in result.windows if w.exceeded), key=lambda w: w.retry_after)
             per = "minute" if binding.period == 60 else "hour"
             response: HttpResponse = error_response(

@@ -3,7 +3,13 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from logs_app.api import NotificationBulkApi, NotificationDetailApi, NotificationListCreateApi
+from logs_app.api import (
+    NotificationBulkApi,
+    NotificationDetailApi,
+    NotificationListCreateApi,
+    UserEraseApi,
+    UserExportApi,
+)
 from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, PreferenceDetailApi
 from templates_app.api import TemplateDetailApi, TemplateListCreateApi, TemplateVersionListApi
 
@@ -17,6 +23,8 @@ v1 = [
     path("preferences/<int:user_id>/", PreferenceDetailApi.as_view(), name="preference"),
     path("preferences/<int:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),
     path("preferences/<int:user_id>/devices/<int:device_id>/", DeviceDetailApi.as_view(), name="device"),
+    path("users/<int:user_id>/export/", UserExportApi.as_view(), name="user-export"),
+    path("users/<int:user_id>/erase/", UserEraseApi.as_view(), name="user-erase"),
 ]
 
 urlpatterns = [

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class NotificationsProjectConfig(AppConfig):
     name = "notifications_project"
     verbose_name = "Notification service"
+
+    def ready(self) -> None:
+        from . import metrics
+
+        metrics.connect_signals()

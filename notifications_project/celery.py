@@ -2,10 +2,20 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+
+from .logging import connect_celery_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notifications_project.settings")
 
 app = Celery("notifications")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+connect_celery_signals()
+
+
+@signals.worker_ready.connect
+def _serve_worker_metrics(**kwargs: object) -> None:
+    from .metrics import start_worker_metrics_server
+
+    start_worker_metrics_server()

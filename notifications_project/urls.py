@@ -3,20 +3,23 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from logs_app import webhooks
+from logs_app import dashboard, webhooks
 
-from . import health
+from . import health, metrics
 from .schema import graphql_view
 
 admin.site.site_header = "Notification service"
 admin.site.site_title = "Notification service"
 admin.site.index_title = "Templates, preferences and the delivery log"
+admin.site.index_template = "admin/notifications_index.html"  # the admin index, with a link to the dashboard
 
 urlpatterns = [
+    path("admin/delivery/", admin.site.admin_view(dashboard.delivery_dashboard), name="delivery-dashboard"),
     path("admin/", admin.site.urls),
     path("health/startup", health.startup, name="health-startup"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("webhooks/twilio/status", webhooks.twilio_status, name="webhook-twilio-status"),
     path("webhooks/anymail/", include("anymail.urls")),
     path("graphql/", graphql_view, name="graphql"),

@@ -1,0 +1,29 @@
+"""manage.py purge_logs --older-than DAYS: delete old finished logs in batches (retention)."""
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from logs_app.privacy import logs_purge
+
+
+class Command(BaseCommand):
+    help = ("Delete notification logs created more than DAYS days ago that reached a final status (pending ones "
+            "are kept). Runs in small batches, so the service can keep working meanwhile.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--older-than", type=int, required=True, metavar="DAYS", dest="older_than")
+        parser.add_argument("--batch-size", type=int, default=1000, help="Logs deleted per transaction.")
+        parser.add_argument("--pause", type=float, default=0.0, metavar="SECONDS",
+                            help="Wait between batches, to spare a busy database.")
+        parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            result = logs_purge(older_than_days=options["older_than"], batch_size=options["batch_size"],
+                                pause_seconds=options["pause"], dry_run=options["dry_run"])
+        except ValidationError as err:
+            raise CommandError("; ".join(err.messages)) from None
+        verb = "Would delete" if result.dry_run else "Deleted"
+        detail = ", ".join(f"{status} {count}" for status, count in sorted(result.by_status.items()))
+        self.stdout.write(f"{verb} {result.total} log{'s' if result.total != 1 else ''} created before "
+                          f"{result.cutoff:%Y-%m-%d %H:%M} UTC{f' ({detail})' if detail else ''}.")

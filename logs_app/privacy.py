@@ -1,0 +1,165 @@
+"""Data protection: retention (purging old logs) and a user's data export and erasure (GDPR requests)."""
+
+import datetime as dt
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from preferences_app.models import Device, UserPreference
+
+from .models import FINAL_STATUSES, NotificationLog, NotificationStatus
+
+logger = logging.getLogger(__name__)
+
+# An erased user's logs keep their channel, provider, status and times (the aggregate counts) but
+# are no longer linked to anyone: user id 0 is never a real user (user ids start at 1).
+ERASED_USER_ID = 0
+CANCELLED_ON_ERASURE = "Cancelled: the user's data was erased."
+USER_ID_MAX = 2**31 - 1
+
+
+def _user_id(user_id: Any) -> int:
+    if isinstance(user_id, bool) or not isinstance(user_id, int) or not 1 <= user_id <= USER_ID_MAX:
+        raise ValidationError({"user_id": f"Must be a whole number from 1 to {USER_ID_MAX}."})
+    return user_id
+
+
+def _iso(value: dt.datetime | dt.time | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# Retention ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    cutoff: dt.datetime
+    by_status: dict[str, int]
+    dry_run: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def logs_purge(*, older_than_days: int, batch_size: int = 1000, pause_seconds: float = 0.0, dry_run: bool = False,
+               now: dt.datetime | None = None) -> PurgeResult:
+    """Delete logs created more than `older_than_days` ago that reached a final status.
+
+    Pending logs are never purged (they are notifications still owed). Deletes run in batches of
+    `batch_size`, each its own short transaction, so the service keeps working while it runs;
+    `pause_seconds` between batches spares a busy database. Raises ValidationError for a bad argument.
+    """
+    if isinstance(older_than_days, bool) or not isinstance(older_than_days, int) or older_than_days < 1:
+        raise ValidationError({"older_than_days": "Must be a whole number of days, at least 1."})
+    if not 1 <= batch_size <= 100_000:
+        raise ValidationError({"batch_size": "Must be from 1 to 100000."})
+    cutoff = (now or timezone.now()) - dt.timedelta(days=older_than_days)
+    old = NotificationLog.objects.filter(created_at__lt=cutoff, status__in=FINAL_STATUSES)
+    if dry_run:
+        counts = {row["status"]: row["n"] for row in old.values("status").annotate(n=Count("id")).order_by()}
+        return PurgeResult(cutoff=cutoff, by_status=counts, dry_run=True)
+    deleted: Counter[str] = Counter()
+    while True:
+        with transaction.atomic():
+            batch = list(old.order_by("id").values_list("id", "status")[:batch_size])
+            if not batch:
+                break
+            NotificationLog.objects.filter(pk__in=[pk for pk, _ in batch]).delete()
+        deleted.update(status for _, status in batch)
+        if len(batch) < batch_size:
+            break
+        if pause_seconds:
+            time.sleep(pause_seconds)
+    result = PurgeResult(cutoff=cutoff, by_status=dict(deleted), dry_run=False)
+    logger.info("logs purged", extra={"older_than_days": older_than_days, "deleted": result.total,
+                                      "by_status": result.by_status})
+    return result
+
+
+# Export ---------------------------------------------------------------------------------------
+
+
+def _log_record(log: NotificationLog) -> dict[str, Any]:
+    return {
+        "id": log.pk, "channel": log.type, "status": log.status, "priority": log.priority,
+        "template_name": log.template_name, "template_version": log.template_version,
+        "recipient": log.recipient, "subject": log.subject, "body": log.body, "html_body": log.html_body,
+        "provider": log.provider, "provider_message_id": log.provider_message_id, "attempts": log.attempts,
+        "error_message": log.error_message, "metadata": log.notification_metadata,
+        "scheduled_for": _iso(log.scheduled_for), "sent_at": _iso(log.sent_at),
+        "delivered_at": _iso(log.delivered_at), "created_at": _iso(log.created_at), "updated_at": _iso(log.updated_at),
+    }
+
+
+def user_data_export(*, user_id: int) -> dict[str, Any]:
+    """Everything stored about a user, as JSON-ready data: preferences with contact points, push
+    devices, and every notification log (oldest first). Raises ValidationError for a bad user id."""
+    user_id = _user_id(user_id)
+    preference = UserPreference.objects.filter(user_id=user_id).first()
+    preferences = None
+    if preference is not None:
+        preferences = {
+            "email_enabled": preference.email_enabled, "sms_enabled": preference.sms_enabled,
+            "push_enabled": preference.push_enabled, "quiet_hours_start": _iso(preference.quiet_hours_start),
+            "quiet_hours_end": _iso(preference.quiet_hours_end), "timezone": preference.timezone,
+            "email": preference.email, "phone_number": str(preference.phone_number or ""),
+            "created_at": _iso(preference.created_at), "updated_at": _iso(preference.updated_at),
+        }
+    devices = [{"platform": d.platform, "token": d.token, "active": d.active, "created_at": _iso(d.created_at)}
+               for d in Device.objects.filter(preference__user_id=user_id).order_by("created_at", "id")]
+    logs = [_log_record(log) for log in
+            NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id").iterator(chunk_size=500)]
+    logger.info("user data exported", extra={"user_id": user_id, "logs": len(logs)})
+    return {"user_id": user_id, "exported_at": _iso(timezone.now()), "preferences": preferences,
+            "devices": devices, "notifications": logs}
+
+
+# Erasure --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    user_id: int
+    preferences_deleted: int
+    devices_deleted: int
+    logs_anonymised: int
+    logs_cancelled: int
+    erased_at: dt.datetime = field(default_factory=timezone.now)
+
+
+def user_data_erase(*, user_id: int) -> ErasureResult:
+    """Erase a user's personal data, in one transaction.
+
+    Deletes the preferences with the contact points (email, phone) and every push device. The
+    user's logs stay as anonymous records (channel, provider, status, template, times), so counts
+    and the dashboard keep adding up: their user id becomes 0 and recipient, subject, bodies,
+    metadata, error text and idempotency key are cleared. Pending logs are cancelled (status
+    `suppressed`), since there is no one left to deliver them to. Raises ValidationError.
+    """
+    user_id = _user_id(user_id)
+    with transaction.atomic():
+        _, deleted = UserPreference.objects.filter(user_id=user_id).delete()  # devices go with it (cascade)
+        preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)
+        logs = NotificationLog.objects.filter(user_id=user_id)
+        pending = list(logs.filter(status=NotificationStatus.PENDING).values_list("id", flat=True))
+        now = timezone.now()
+        anonymised = logs.update(
+            user_id=ERASED_USER_ID, recipient="", subject="", body="", html_body="", notification_metadata=None,
+            error_message=None, idempotency_key=None, updated_at=now)
+        # A worker that claimed one of these finds it no longer pending and records nothing.
+        cancelled = NotificationLog.objects.filter(pk__in=pending, status=NotificationStatus.PENDING).update(
+            status=NotificationStatus.SUPPRESSED, error_message=CANCELLED_ON_ERASURE, lease_expires_at=None)
+    result = ErasureResult(user_id=user_id, preferences_deleted=preferences, devices_deleted=devices,
+                           logs_anonymised=anonymised, logs_cancelled=cancelled)
+    # The record of the request itself: which user, how much; nothing of what was erased.
+    logger.info("user data erased", extra={"user_id": user_id, "devices": devices, "logs_anonymised": anonymised,
+                                           "logs_cancelled": cancelled})
+    return result
