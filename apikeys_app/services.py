@@ -1,8 +1,33 @@
-"""Making and revoking API keys."""
+"""Making, revoking and checking API keys.
 
+A key is `prefix.secret`; only its SHA-512 hash is stored. Checking one is on every API call's
+path, so the row is kept in the shared cache by prefix: the secret is still hashed and compared
+in constant time on every call, and saving, revoking or deleting a key clears its cache entry
+(now and again after the commit), so a revoked key is refused from the next request on.
+"""
+
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils.dateparse import parse_datetime
 
 from .models import APIKey, Scope
+
+logger = logging.getLogger(__name__)
+
+CACHE_PREFIX = "apikey:"
+# Cached for an unknown prefix, so a flood of made-up keys does not reach the database each time.
+UNKNOWN = "unknown"
+# Hashed when the prefix is unknown, so an unknown key takes as long to refuse as a wrong one.
+_DUMMY_HASH = "sha512$$" + hashlib.sha512(b"no-such-key").hexdigest()
 
 
 def api_key_create(*, name: str, scopes: list[str] | None = None) -> tuple[APIKey, str]:
@@ -21,7 +46,7 @@ def api_key_create(*, name: str, scopes: list[str] | None = None) -> tuple[APIKe
 
 
 def api_key_revoke(*, key: APIKey) -> None:
-    """Revoke a key; it is refused from the next request on."""
+    """Revoke a key; it is refused from the next request on (the cache entry goes with the save)."""
     key.revoked = True
     key.save(update_fields=["revoked"])
 
@@ -33,21 +58,92 @@ class AuthenticationFailed(Exception):
 HEADER_PREFIX = "Api-Key "
 
 
+def _cache_key(prefix: str) -> str:
+    return f"{CACHE_PREFIX}{prefix}"
+
+
+def _hash(raw: str) -> str:
+    return "sha512$$" + hashlib.sha512(raw.encode()).hexdigest()
+
+
+def _to_cache(key: APIKey) -> dict[str, Any]:
+    return {"id": key.pk, "prefix": key.prefix, "hashed_key": key.hashed_key, "name": key.name,
+            "revoked": key.revoked, "scopes": list(key.scopes or []),
+            "expiry_date": key.expiry_date.isoformat() if key.expiry_date else None,
+            "created": key.created.isoformat() if key.created else None}
+
+
+def _from_cache(entry: dict[str, Any]) -> APIKey:
+    key = APIKey(id=entry["id"], prefix=entry["prefix"], hashed_key=entry["hashed_key"], name=entry["name"],
+                 revoked=entry["revoked"], scopes=entry["scopes"],
+                 expiry_date=parse_datetime(entry["expiry_date"]) if entry["expiry_date"] else None,
+                 created=parse_datetime(entry["created"]) if entry["created"] else None)
+    key._state.adding, key._state.db = False, "default"  # a row read back, not a new one
+    return key
+
+
+def _cache_get(prefix: str) -> Any:
+    try:
+        return cache.get(_cache_key(prefix))
+    except Exception as err:  # the cache is a speed-up: without it, the database answers
+        logger.warning("api key cache unavailable", extra={"error": type(err).__name__})
+        return None
+
+
+def _cache_set(prefix: str, value: Any) -> None:
+    try:
+        cache.set(_cache_key(prefix), value, settings.API_KEY_CACHE_SECONDS)
+    except Exception as err:
+        logger.warning("api key cache unavailable", extra={"error": type(err).__name__})
+
+
+def _key_for_prefix(prefix: str) -> APIKey | None:
+    """The key row with this prefix (revoked ones included), from the cache or the database."""
+    entry = _cache_get(prefix)
+    if entry == UNKNOWN:
+        return None
+    if isinstance(entry, dict):
+        return _from_cache(entry)
+    key = APIKey.objects.filter(prefix=prefix).first()
+    _cache_set(prefix, _to_cache(key) if key else UNKNOWN)
+    return key
+
+
 def api_key_from_header(authorization: str | None) -> APIKey:
-    """The live key named by an `Authorization: Api-Key <key>` header.
+    """The live key named by an `Authorization: Api-Key <key>` header (both APIs' one way in).
 
     Raises AuthenticationFailed when the header is missing or malformed, or the key is unknown,
-    revoked or expired.
+    revoked or expired. The secret is compared by hash, in constant time.
     """
     if not authorization:
         raise AuthenticationFailed("Missing API key: send 'Authorization: Api-Key <key>'.")
     if not authorization.startswith(HEADER_PREFIX):
         raise AuthenticationFailed("Malformed Authorization header: expected 'Api-Key <key>'.")
     raw = authorization[len(HEADER_PREFIX):].strip()
-    try:
-        key = APIKey.objects.get_from_key(raw)
-    except APIKey.DoesNotExist:
-        raise AuthenticationFailed("Invalid or revoked API key.") from None
+    prefix, dot, secret = raw.partition(".")
+    key = _key_for_prefix(prefix) if dot and prefix and secret and len(prefix) <= 8 else None
+    stored = key.hashed_key if key else _DUMMY_HASH
+    if stored.startswith("sha512$$"):
+        matches = hmac.compare_digest(_hash(raw).encode(), stored.encode())
+    else:  # a key hashed by an older version of the library: its own (constant-time) check
+        matches = key is not None and key.is_valid(raw)
+    if key is None or not matches or key.revoked:
+        raise AuthenticationFailed("Invalid or revoked API key.")
     if key.has_expired:
         raise AuthenticationFailed("This API key has expired.")
     return key
+
+
+@receiver(post_save, sender=APIKey)
+@receiver(post_delete, sender=APIKey)
+def _forget_cached_key(sender: type[APIKey], instance: APIKey, **kwargs: Any) -> None:
+    """Drop a changed key's cache entry now, and again once the change is committed: a request
+    that read the old row in between may have put it back."""
+    def forget() -> None:
+        try:
+            cache.delete(_cache_key(instance.prefix))
+        except Exception as err:
+            logger.error("could not clear a changed api key from the cache", extra={"error": type(err).__name__})
+
+    forget()
+    transaction.on_commit(forget)

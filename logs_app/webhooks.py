@@ -1,14 +1,28 @@
 """Provider receipts: Twilio status callbacks and ESP tracking events (through django-anymail).
 
-Both are authenticated by the provider's signature, not by API key. Receipts only move a log
-forward (see log_record_receipt), so a replayed callback changes nothing.
+Both are authenticated by the provider's signature, not by API key, and both refuse replays:
+a signature (Twilio) or event id (ESPs) seen within WEBHOOK_REPLAY_WINDOW_SECONDS, or a signed
+timestamp older than WEBHOOK_MAX_AGE_SECONDS (Mailgun signs one), is answered 403 in the API's
+`{"detail", "status_code"}` shape and changes nothing, as is a forged request. Receipts also only
+move a log forward (see log_record_receipt), so even a replay that got through could not undo one.
 """
 
+import contextvars
+import functools
 import logging
+import time
+from collections.abc import Callable
+from typing import Any
 
+from anymail import urls as anymail_urls
+from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, tracking
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -34,19 +48,76 @@ ANYMAIL_EVENT_STATUSES = {
     "rejected": NotificationStatus.BOUNCED,
 }
 
+REPLAY_CACHE_PREFIX = "webhook-seen:"
 
-def _twilio_auth_tokens() -> list[str]:
-    return [p.options["auth_token"] for p in registry.providers_for("sms") if isinstance(p, TwilioSMSProvider)]
+
+class WebhookRefused(Exception):
+    """A signed webhook that must not be acted on (replayed or stale); the message says which."""
+
+
+# Replay memory --------------------------------------------------------------------------------
+
+# The marks a request made, so that a request that fails (and that the provider will send again)
+# forgets them: only a webhook that was acted on counts as seen.
+_marks: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("webhook_marks", default=None)
+
+
+def _remember(kind: str, value: str) -> None:
+    """Mark a signature or event id as seen; raises WebhookRefused if it already was."""
+    key = f"{REPLAY_CACHE_PREFIX}{kind}:{value}"
+    if not cache.add(key, 1, settings.WEBHOOK_REPLAY_WINDOW_SECONDS):
+        raise WebhookRefused(f"Replayed webhook ({kind} already seen).")
+    marks = _marks.get()
+    if marks is not None:
+        marks.append(key)
+
+
+def _check_fresh(timestamp: Any) -> None:
+    try:
+        signed_at = float(timestamp)
+    except (TypeError, ValueError):
+        raise WebhookRefused("Webhook timestamp is not a number.") from None
+    if abs(time.time() - signed_at) > settings.WEBHOOK_MAX_AGE_SECONDS:
+        raise WebhookRefused("Stale webhook: its signed timestamp is too old.")
+
+
+def _guarded(view: Callable[..., HttpResponse], refused: tuple[type[Exception], ...]) -> Callable[..., HttpResponse]:
+    """Run a webhook view in one transaction; a forged or replayed request is a 403 that changes nothing."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        marks: list[str] = []
+        token = _marks.set(marks)
+        try:
+            with transaction.atomic():
+                return view(request, *args, **kwargs)
+        except refused as err:
+            cache.delete_many(marks)
+            logger.warning("webhook refused", extra={"path": request.path, "reason": str(err)})
+            return _refuse(403, str(err) if isinstance(err, WebhookRefused) else "Invalid webhook signature.")
+        except BaseException:
+            cache.delete_many(marks)  # not acted on: the provider's retry must get through
+            raise
+        finally:
+            _marks.reset(token)
+
+    return guarded
 
 
 def _refuse(status: int, detail: str) -> JsonResponse:
     return JsonResponse({"detail": detail, "status_code": status}, status=status)
 
 
+# Twilio ---------------------------------------------------------------------------------------
+
+
+def _twilio_auth_tokens() -> list[str]:
+    return [p.options["auth_token"] for p in registry.providers_for("sms") if isinstance(p, TwilioSMSProvider)]
+
+
 @csrf_exempt
 @require_POST
-def twilio_status(request: HttpRequest) -> HttpResponse:
-    """Twilio's StatusCallback: verified with X-Twilio-Signature against each configured account."""
+def _twilio_status(request: HttpRequest) -> HttpResponse:
     tokens = _twilio_auth_tokens()
     if not tokens:
         return _refuse(404, "No Twilio provider is configured.")
@@ -57,6 +128,8 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
                                 for t in tokens):
         logger.warning("twilio webhook refused: bad signature")
         return _refuse(403, "Invalid Twilio signature.")
+    # Twilio signs no timestamp or nonce: an identical signature is an identical request.
+    _remember("twilio", signature)
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if sid and status in TWILIO_FINAL_STATUSES:
         error = f"Twilio error {params['ErrorCode']}" if params.get("ErrorCode") else ""
@@ -64,11 +137,44 @@ def twilio_status(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
+twilio_status = _guarded(_twilio_status, (WebhookRefused,))
+twilio_status.__doc__ = "Twilio's StatusCallback: verified with X-Twilio-Signature against each configured account."
+
+
+# ESPs through anymail -------------------------------------------------------------------------
+
+
+def _mailgun_signed_nonce(esp_event: Any) -> tuple[Any, Any] | None:
+    """Mailgun's signed (timestamp, token): in the JSON's signature block, or legacy form fields."""
+    if isinstance(esp_event, dict) and isinstance(esp_event.get("signature"), dict):
+        return esp_event["signature"].get("timestamp"), esp_event["signature"].get("token")
+    if hasattr(esp_event, "get") and esp_event.get("token"):
+        return esp_event.get("timestamp"), esp_event.get("token")
+    return None
+
+
 @receiver(tracking)
 def anymail_tracking(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
-    """An ESP's delivery or bounce event, already verified by anymail's webhook view."""
+    """An ESP's delivery or bounce event, already verified by anymail's webhook view (wrapped by _guarded)."""
+    if esp_name == "Mailgun":
+        nonce = _mailgun_signed_nonce(event.esp_event)
+        if nonce is not None:
+            _check_fresh(nonce[0])
+            _remember("mailgun-token", str(nonce[1]))
+    if event.event_id:
+        _remember(f"{esp_name.lower()}-event", str(event.event_id))
     status = ANYMAIL_EVENT_STATUSES.get(event.event_type)
     if status and event.message_id:
         error = " ".join(filter(None, [event.reject_reason, event.description, event.mta_response]))[:1000]
         log_record_receipt(provider=esp_name.lower(), message_id=str(event.message_id), status=status,
                            error=f"{esp_name}: {error}" if error else "")
+
+
+# anymail's webhook URLs, each view wrapped: anymail answers a bad signature with a bare 400
+# (SuspiciousOperation); ours is a 403 in the API's error shape, and replays are refused too.
+anymail_urlpatterns = (
+    [URLPattern(pattern.pattern, _guarded(pattern.callback, (AnymailWebhookValidationFailure, WebhookRefused)),
+                pattern.default_args, pattern.name)
+     for pattern in anymail_urls.urlpatterns],
+    anymail_urls.app_name,
+)

@@ -341,6 +341,12 @@ def client_ip(request: HttpRequest) -> str:
     return str(address)
 
 
+def login_client_ip(request: HttpRequest) -> str | None:
+    """`client_ip` for django-axes (AXES_CLIENT_IP_CALLABLE), which stores it in an IP field: None if unknown."""
+    address = client_ip(request)
+    return None if address == "unknown" else address
+
+
 def rate_limit_group(request: HttpRequest) -> str | None:
     """The group of RATELIMIT_RATES a request counts against (first matching RATELIMIT_PATH_GROUPS rule)."""
     for prefix, methods, group in settings.RATELIMIT_PATH_GROUPS:

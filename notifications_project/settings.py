@@ -4,6 +4,7 @@ Unset, the service runs on a SQLite file, the local-memory cache, in-process tas
 console providers. Every variable is listed in the README's table.
 """
 
+import datetime
 import json
 import os
 from pathlib import Path
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "phonenumber_field",
     "anymail",
+    "axes",
     "notifications_project",
     "apikeys_app",
     "templates_app",
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "notifications_project.urls"
@@ -186,6 +190,28 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", Fals
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+
+# Admin logins: django-axes locks a username from one client IP after AXES_FAILURE_LIMIT failed
+# attempts, for AXES_COOLOFF_MINUTES (per username and IP, so nobody can lock an operator out from afar).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client is found as for rate limits: X-Forwarded-For counts only from RATELIMIT_TRUSTED_PROXIES.
+AXES_CLIENT_IP_CALLABLE = "notifications_project.api.login_client_ip"
+
+# API keys are looked up in the shared cache for this long; saving or revoking a key clears its entry.
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300)
+# Provider webhooks: a signature or event id seen within WEBHOOK_REPLAY_WINDOW_SECONDS is a replay,
+# and a signed timestamp older than WEBHOOK_MAX_AGE_SECONDS is stale; both are refused with 403.
+WEBHOOK_REPLAY_WINDOW_SECONDS = env_int("WEBHOOK_REPLAY_WINDOW_SECONDS", 24 * 3600)
+WEBHOOK_MAX_AGE_SECONDS = env_int("WEBHOOK_MAX_AGE_SECONDS", 600)
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -252,6 +278,21 @@ NOTIFICATION_BULK_MAX_USERS = env_int("NOTIFICATION_BULK_MAX_USERS", 100_000)
 # Largest context a send may carry, in bytes of JSON, and largest template body.
 NOTIFICATION_MAX_CONTEXT_BYTES = env_int("NOTIFICATION_MAX_CONTEXT_BYTES", 64 * 1024)
 NOTIFICATION_MAX_TEMPLATE_BYTES = env_int("NOTIFICATION_MAX_TEMPLATE_BYTES", 64 * 1024)
+# Per channel (of the template): largest template part, send context and rendered part, in bytes;
+# NOTIFICATION_RENDER_LIMITS (JSON) overrides some, e.g. {"sms": {"rendered_bytes": 4096}}. A render
+# also stops after NOTIFICATION_RENDER_TIMEOUT_MS.
+NOTIFICATION_RENDER_LIMITS = {
+    "email": {"template_bytes": NOTIFICATION_MAX_TEMPLATE_BYTES, "context_bytes": NOTIFICATION_MAX_CONTEXT_BYTES,
+              "rendered_bytes": 512 * 1024},
+    "sms": {"template_bytes": 8 * 1024, "context_bytes": 32 * 1024, "rendered_bytes": 8 * 1024},
+    "push": {"template_bytes": 8 * 1024, "context_bytes": 32 * 1024, "rendered_bytes": 4 * 1024},
+}
+try:
+    for _channel, _limits in json.loads(os.environ.get("NOTIFICATION_RENDER_LIMITS") or "{}").items():
+        NOTIFICATION_RENDER_LIMITS[_channel] = {**NOTIFICATION_RENDER_LIMITS.get(_channel, {}), **_limits}
+except (json.JSONDecodeError, TypeError, ValueError, AttributeError) as err:
+    raise ImproperlyConfigured(f"NOTIFICATION_RENDER_LIMITS is not a JSON object of channel limits: {err}") from None
+NOTIFICATION_RENDER_TIMEOUT_MS = env_int("NOTIFICATION_RENDER_TIMEOUT_MS", 250)
 
 # GraphQL ------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("webhooks/twilio/status", webhooks.twilio_status, name="webhook-twilio-status"),
-    path("webhooks/anymail/", include("anymail.urls")),
+    path("webhooks/anymail/", include(webhooks.anymail_urlpatterns)),  # forged or replayed: 403
     path("graphql/", graphql_view, name="graphql"),
     path("api/", include("notifications_project.api_urls")),
 ]

@@ -1,13 +1,13 @@
 """Business operations on templates: create, update (keeping versions), delete, render."""
 
+import json
 from typing import Any, Mapping
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .models import NotificationTemplate, NotificationType, TemplateVersion
-from .rendering import HTML_PART, RenderedMessage, placeholders, render_parts
+from .rendering import HTML_PART, RenderedMessage, limits_for, placeholders, render_parts
 
 VERSIONED_FIELDS = ("subject", "body", "html_body", "variables")
 
@@ -42,7 +42,7 @@ def template_validate(*, type: str, subject: str | None, body: str, html_body: s
         errors["subject"] = "Email templates need a subject."
     if html_body and type != NotificationType.EMAIL:
         errors[HTML_PART] = "Only email templates have an HTML body."
-    limit = settings.NOTIFICATION_MAX_TEMPLATE_BYTES
+    limit = limits_for(type).template_bytes
     for field, text in (("subject", subject), ("body", body), (HTML_PART, html_body)):
         if text and len(text.encode()) > limit:
             errors[field] = f"Must be at most {limit} bytes."
@@ -133,11 +133,17 @@ def example_context(template: NotificationTemplate) -> dict[str, Any]:
 def template_render(*, template: NotificationTemplate, context: Mapping[str, Any] | None = None) -> RenderedMessage:
     """Render the template's current text. With no context, its example values are used.
 
-    Raises ValidationError naming a missing variable or a refused construct.
+    The channel's limits (`limits_for(template.type)`) bound the context, the rendered parts and
+    the time taken. Raises ValidationError naming a missing variable, a refused construct or a limit.
     """
     if context is None:
         context = example_context(template)
-    return render_parts({"subject": template.subject, "body": template.body, HTML_PART: template.html_body}, context)
+    limits = limits_for(template.type)
+    size = len(json.dumps(context, default=str).encode())
+    if size > limits.context_bytes:
+        raise ValidationError({"context": f"Is {size} bytes; the limit for {template.type} is {limits.context_bytes}."})
+    parts = {"subject": template.subject, "body": template.body, HTML_PART: template.html_body}
+    return render_parts(parts, context, limits=limits)
 
 
 def template_preview(*, type: str, subject: str | None, body: str, html_body: str, variables: Any,

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -78,6 +79,7 @@ def test_user_notifications_refuse_an_oversized_page(gql, db):
 
 def _count_queries(gql, logs: int) -> int:
     NotificationLog.objects.all().delete()
+    cache.clear()  # the API key is looked up afresh each time (it is cached after the first request)
     for _ in range(logs):
         factories.NotificationLogFactory(user_id=1001)  # each with a template of its own
     with CaptureQueriesContext(connection) as queries:
