@@ -16,8 +16,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, JSONField, Q, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from notification_channels import registry
@@ -27,6 +28,7 @@ from preferences_app.models import Device, UserPreference
 from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
 from templates_app.models import NotificationTemplate, NotificationType
 from templates_app.rendering import RenderedMessage
+from templates_app.selectors import template_get_by_name
 from templates_app.services import template_render
 
 from .models import NotificationLog, NotificationStatus, Priority
@@ -85,7 +87,7 @@ def _check_request(*, template_name: Any, context: Any, channel: str | None, sen
     if not isinstance(template_name, str) or not template_name:
         errors["template_name"] = "A template name is required."
     else:
-        template = NotificationTemplate.objects.filter(name=template_name).first()
+        template = template_get_by_name(name=template_name)
         if template is None:
             errors["template_name"] = f"No template named {template_name!r}."
     if errors:
@@ -147,9 +149,12 @@ def _schedule(*, preference: UserPreference, request: _Request, now: dt.datetime
     return due
 
 
+SUPPRESSED = "Suppressed: the user turned off {channel} notifications."
+
+
 def _suppression(preference: UserPreference, channel: str) -> str | None:
     if not preference.channel_enabled(channel):
-        return f"Suppressed: the user turned off {channel} notifications."
+        return SUPPRESSED.format(channel=channel)
     return None
 
 
@@ -227,6 +232,8 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 BULK_CHUNK = 2000
+# Delivered logs are marked `sent` together, this many at a time (see deliver_logs).
+SENT_WRITE_EVERY = 50
 
 
 def notification_send_bulk(*, user_ids: list[int], template_name: str, context: dict | None = None,
@@ -257,34 +264,40 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
     batch_id = uuid.uuid4()
     now = timezone.now()
     counts = {NotificationStatus.PENDING: 0, NotificationStatus.SUPPRESSED: 0, NotificationStatus.FAILED: 0}
+    template, rendered, kind = request.template, request.rendered, request.channel
+    html_body = rendered.html_body if kind == NotificationType.EMAIL else ""
+    # Every row shares these values; only user, recipient, status, error and schedule differ.
+    head = (template.pk, template.name, template.version, kind)
+    tail = (request.priority, rendered.subject, rendered.body, html_body, "", "", 0)
+    stamp = (client, batch_id)
+    unquiet = _schedule(preference=UserPreference(), request=request, now=now)  # for users without quiet hours
+    fields = ("user_id", f"{kind}_enabled", "email", "phone_number", "quiet_hours_start", "quiet_hours_end", "timezone")
     with transaction.atomic():
         for chunk in _chunks(dict.fromkeys(user_ids), BULK_CHUNK):
-            preferences = {p.user_id: p for p in UserPreference.objects.filter(user_id__in=chunk)}
+            # Plain tuples, not model instances: a chunk at a time, so memory stays flat whatever the count.
+            preferences = {row[0]: row for row in UserPreference.objects.filter(user_id__in=chunk).values_list(*fields)}
             with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
-                               .values_list("preference__user_id", flat=True)) if request.channel == "push" else set()
-            logs = []
+                               .values_list("preference__user_id", flat=True)) if kind == "push" else set()
+            rows = []
             for user_id in chunk:
-                preference = preferences.get(user_id) or UserPreference(user_id=user_id)
-                log = NotificationLog(
-                    user_id=user_id, template=request.template, template_name=request.template.name,
-                    template_version=request.template.version, type=request.channel, priority=request.priority,
-                    subject=request.rendered.subject, body=request.rendered.body,
-                    html_body=request.rendered.html_body if request.channel == NotificationType.EMAIL else "",
-                    client=client, batch_id=batch_id, recipient=_contact(preference, request.channel),
-                )
-                suppressed = _suppression(preference, request.channel)
-                if suppressed:
-                    log.status, log.error_message = NotificationStatus.SUPPRESSED, suppressed
-                elif not log.recipient and user_id not in with_devices:
-                    log.status = NotificationStatus.FAILED
-                    log.error_message = f"No {request.channel} address on file for user {user_id}."
+                found = preferences.get(user_id)
+                enabled, email, phone, quiet_start, quiet_end, zone = found[1:] if found else (True, "", "", None, None, "UTC")
+                recipient = email if kind == NotificationType.EMAIL else str(phone or "") if kind == NotificationType.SMS else ""
+                scheduled_for = queued_at = error = None
+                if not enabled:
+                    status, error = NotificationStatus.SUPPRESSED, SUPPRESSED.format(channel=kind)
+                elif not recipient and user_id not in with_devices:
+                    status, error = NotificationStatus.FAILED, f"No {kind} address on file for user {user_id}."
                 else:
-                    log.scheduled_for = _schedule(preference=preference, request=request, now=now)
-                    log.queued_at = now if log.scheduled_for is None else None
-                counts[log.status] += 1
-                logs.append(log)
-            NotificationLog.objects.bulk_create(logs, batch_size=BULK_CHUNK)
-        transaction.on_commit(lambda: _enqueue_batch(batch_id))
+                    status = NotificationStatus.PENDING
+                    scheduled_for = _schedule(preference=UserPreference(
+                        user_id=user_id, quiet_hours_start=quiet_start, quiet_hours_end=quiet_end, timezone=zone),
+                        request=request, now=now) if quiet_start is not None else unquiet
+                    queued_at = now if scheduled_for is None else None
+                counts[status] += 1
+                rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now))
+            _insert_logs(rows)
+        transaction.on_commit(lambda: _enqueue_later(batch_id))
     metrics.notifications_accepted(channel=request.channel, counts=counts)
     logger.info("bulk notification accepted", extra={"batch_id": str(batch_id), "users": len(user_ids),
                                                       "channel": request.channel})
@@ -292,7 +305,37 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
                           suppressed=counts[NotificationStatus.SUPPRESSED], failed=counts[NotificationStatus.FAILED])
 
 
-def _enqueue_batch(batch_id: uuid.UUID) -> None:
+# The columns `_insert_logs` writes, in the order of the bulk send's rows; the others stay NULL.
+BULK_COLUMNS = ("user_id", "template_id", "template_name", "template_version", "type", "status", "priority",
+                "subject", "body", "html_body", "provider", "provider_message_id", "attempts", "recipient",
+                "error_message", "client", "batch_id", "scheduled_for", "queued_at", "created_at", "updated_at")
+
+
+def _insert_logs(rows: list[tuple]) -> None:
+    """Insert log rows (BULK_COLUMNS) in the current transaction: PostgreSQL's COPY, else bulk_create."""
+    if connection.vendor == "postgresql":
+        table, columns = NotificationLog._meta.db_table, ", ".join(BULK_COLUMNS)
+        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        NotificationLog.objects.bulk_create([NotificationLog(**dict(zip(BULK_COLUMNS, row))) for row in rows],
+                                            batch_size=500)
+
+
+def _enqueue_later(batch_id: uuid.UUID) -> None:
+    """Queue the batch's fan-out as one task: the worker, not the request, publishes its delivery tasks."""
+    from .tasks import enqueue_batch
+
+    try:
+        enqueue_batch.delay(str(batch_id))
+    except Exception as err:  # as in `enqueue`: the logs are committed, and the sweep will queue them
+        logger.warning("could not queue a bulk send; the sweep will retry",
+                       extra={"batch_id": str(batch_id), "error": type(err).__name__})
+
+
+def enqueue_batch(*, batch_id: uuid.UUID | str) -> None:
+    """Queue a bulk send's pending, unscheduled logs for delivery, in task-sized batches."""
     ids = (NotificationLog.objects.filter(batch_id=batch_id, status=NotificationStatus.PENDING,
                                           scheduled_for__isnull=True)
            .values_list("id", flat=True).order_by("id").iterator(chunk_size=BULK_CHUNK))
@@ -404,11 +447,13 @@ def _describe(err: ChannelError) -> str:
     return f"{err} (code {err.code})" if err.code not in (None, "") and str(err.code) not in str(err) else str(err)
 
 
-def deliver_one(log: NotificationLog) -> str:
+def deliver_one(log: NotificationLog, *, sent: list[NotificationLog] | None = None) -> str:
     """Deliver a claimed log once and record the outcome; returns the resulting status.
 
     Transient failures leave it pending with `scheduled_for` set to the end of its backoff
-    (and queue it for then), until the attempts run out and it is `failed`.
+    (and queue it for then), until the attempts run out and it is `failed`. With `sent` given, a
+    success is not written at once but appended there, for the caller to write with the others
+    (`_record_sent`); failures and retries are always written at once.
     """
     metadata: dict[str, Any] = {}
     try:
@@ -445,19 +490,55 @@ def deliver_one(log: NotificationLog) -> str:
         metrics.notification_failed(channel=log.type, provider=err.provider)
         logger.warning("notification failed", extra={"log_id": log.pk, "provider": err.provider, "code": err.code})
         return NotificationStatus.FAILED
-    _finish(log, status=NotificationStatus.SENT, provider=provider, provider_message_id=message_id,
-            sent_at=timezone.now(), error_message=None, notification_metadata=metadata or None)
-    metrics.notification_sent(channel=log.type, provider=provider, accepted_at=log.created_at)
-    logger.info("notification sent", extra={"log_id": log.pk, "provider": provider, "attempts": log.attempts})
+    log.status, log.provider, log.provider_message_id = NotificationStatus.SENT, provider, message_id
+    log.sent_at = log.updated_at = timezone.now()
+    log.error_message, log.notification_metadata, log.lease_expires_at = None, metadata or None, None
+    if sent is not None:
+        sent.append(log)
+        return NotificationStatus.SENT
+    _record_sent([log])
     return NotificationStatus.SENT
 
 
+SENT_FIELDS = ("status", "provider", "provider_message_id", "sent_at", "error_message", "notification_metadata",
+               "lease_expires_at", "updated_at")
+
+
+def _record_sent(logs: list[NotificationLog]) -> None:
+    """Write the `sent` outcomes of delivered logs in one UPDATE; a log that is no longer pending
+    (a receipt or another worker moved it on) keeps its state."""
+    if not logs:
+        return
+    for log in logs:
+        if log.notification_metadata is None:  # SQL NULL, as a single save writes it (not JSON null)
+            log.notification_metadata = Cast(Value(None), JSONField())
+    NotificationLog.objects.filter(status=NotificationStatus.PENDING).bulk_update(logs, SENT_FIELDS)
+    for log in logs:
+        if isinstance(log.notification_metadata, Cast):
+            log.notification_metadata = None
+        metrics.notification_sent(channel=log.type, provider=log.provider, accepted_at=log.created_at)
+        logger.info("notification sent", extra={"log_id": log.pk, "provider": log.provider, "attempts": log.attempts})
+
+
 def deliver_logs(log_ids: list[int]) -> dict[str, int]:
-    """Claim and deliver the due logs among `log_ids` (the delivery task's body); counts by outcome."""
+    """Claim and deliver the due logs among `log_ids` (the delivery task's body); counts by outcome.
+
+    The claim is one short transaction; then each message goes out through the process's pooled
+    provider client with no transaction open, and the successes are written together, one UPDATE
+    per `SENT_WRITE_EVERY` messages (a worker lost in between leaves at most that many to be sent
+    again once their lease runs out).
+    """
     outcomes: dict[str, int] = {}
-    for log in _claim(list(log_ids), timezone.now()):
-        status = deliver_one(log)
-        outcomes[status] = outcomes.get(status, 0) + 1
+    sent: list[NotificationLog] = []
+    try:
+        for log in _claim(list(log_ids), timezone.now()):
+            status = deliver_one(log, sent=sent)
+            outcomes[status] = outcomes.get(status, 0) + 1
+            if len(sent) >= SENT_WRITE_EVERY:
+                _record_sent(sent)
+                sent = []
+    finally:
+        _record_sent(sent)
     return outcomes
 
 

@@ -14,6 +14,12 @@ def deliver_logs(log_ids: list[int]) -> dict[str, int]:
     return services.deliver_logs(log_ids)
 
 
+@shared_task(name="logs_app.tasks.enqueue_batch", ignore_result=True)
+def enqueue_batch(batch_id: str) -> None:
+    """Queue the delivery tasks of a committed bulk send (its pending, unscheduled logs)."""
+    services.enqueue_batch(batch_id=batch_id)
+
+
 @shared_task(name="logs_app.tasks.sweep_due", ignore_result=True)
 def sweep_due() -> int:
     """Queue scheduled, deferred, retrying and orphaned pending logs whose time has come."""

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from .models import Device, UserPreference
+from .selectors import preference_cached, preference_remember
 
 UPDATABLE_FIELDS = (
     "email_enabled", "sms_enabled", "push_enabled", "quiet_hours_start", "quiet_hours_end",
@@ -23,12 +24,20 @@ def _validate_user_id(user_id: Any) -> int:
 
 
 def preference_get_or_create(*, user_id: int) -> UserPreference:
-    """The user's preferences, created with the defaults (all channels on, no quiet hours) on first read."""
+    """The user's preferences, created with the defaults (all channels on, no quiet hours) on first read.
+
+    Read through the shared cache, which every save and delete of the row clears.
+    """
     user_id = _validate_user_id(user_id)
+    preference = preference_cached(user_id=user_id)
+    if preference is not None:
+        return preference
     try:
         preference, _ = UserPreference.objects.get_or_create(user_id=user_id)
     except IntegrityError:  # a concurrent first read created it between our get and our insert
         preference = UserPreference.objects.get(user_id=user_id)
+    if not transaction.get_connection().in_atomic_block:  # a row seen inside a transaction may yet roll back
+        preference_remember(preference)
     return preference
 
 
