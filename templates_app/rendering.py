@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import TemplateError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -237,6 +237,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
     @staticmethod
     def _check_output(value: Any) -> Any:
         budget = _budget()
+        if callable(value) and not isinstance(value, Undefined):
+            # A function or class has no place in a message, and its repr shows memory addresses.
+            raise SecurityError("a function or class cannot be output")
         budget.check_size(estimated_size(value, budget.max_chars), "an output value")
         return value
 
@@ -327,8 +330,8 @@ def _parse(field: str, source: str) -> nodes.Template:
 
 def _unsafe_attribute(tree: nodes.Template) -> str | None:
     """The first underscore attribute the template reaches for, which the sandbox would refuse anyway."""
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.NSRef)):
+        name = getattr(node.arg, "value", None) if isinstance(node, nodes.Getitem) else node.attr
         if isinstance(name, str) and name.startswith("_"):
             return name
     return None
@@ -415,5 +418,6 @@ def _render_one(field: str, source: str, context: Mapping[str, Any], limits: Ren
         raise ValidationError({field: "Refused: the template recurses too deeply."}) from err
     except MemoryError as err:
         raise ValidationError({field: "Refused: the template needs too much memory."}) from err
-    except (ArithmeticError, TypeError, ValueError, LookupError) as err:
-        raise ValidationError({field: f"Could not render: {err}"}) from err
+    except Exception as err:  # noqa: BLE001 - Jinja's filters raise what Python raises (AttributeError,
+        # AssertionError, ...) on data they do not expect; for the caller that is bad input, not a crash.
+        raise ValidationError({field: f"Could not render: {type(err).__name__}: {err}"}) from err

@@ -1,0 +1,71 @@
+"""The admin: login throttling (django-axes), CSRF, security headers, and `check --deploy` in production."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGIN = "/admin/login/?next=/admin/"
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return User.objects.create_superuser("operator", "op@example.com", "right-horse-battery-staple")
+
+
+def login(client: Client, password: str, ip: str = "203.0.113.7") -> int:
+    return client.post(LOGIN, {"username": "operator", "password": password}, REMOTE_ADDR=ip).status_code
+
+
+def test_logins_are_throttled_after_the_failure_limit(client, staff, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    assert [login(client, "wrong") for _ in range(3)] == [200, 200, 429]
+    # Locked: even the right password is refused from that address, for that username.
+    assert login(client, "right-horse-battery-staple") == 429
+    # Another address is not locked out (nobody can lock the operator out from afar).
+    assert login(Client(), "right-horse-battery-staple", ip="198.51.100.8") == 302
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_lockout(client, staff, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    codes = [client.post(LOGIN, {"username": "operator", "password": "wrong"}, REMOTE_ADDR="203.0.113.7",
+                         HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(3)]
+    assert codes == [200, 429, 429]
+
+
+def test_admin_login_needs_a_csrf_token(staff):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(LOGIN, {"username": "operator", "password": "right-horse-battery-staple"})
+    assert response.status_code == 403
+
+
+def test_admin_pages_carry_security_headers(client):
+    response = client.get(LOGIN)
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    session_cookie = Client().get(LOGIN).cookies.get("csrftoken")
+    assert session_cookie is not None and session_cookie["secure"] and session_cookie["samesite"] == "Lax"
+
+
+def test_check_deploy_passes_with_production_settings():
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DEBUG"))}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "notifications_project.settings", "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "notify.example.com",
+        "SECURE_SSL_REDIRECT": "true", "TRUST_X_FORWARDED_PROTO": "true",
+        "SECURE_HSTS_SECONDS": "31536000", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true", "SECURE_HSTS_PRELOAD": "true",
+    })
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -1,0 +1,206 @@
+"""Templates: the sandbox holds against server-side template injection and stays within its limits.
+
+Every payload in the catalogue is refused (a ValidationError naming the part, as the API's 400)
+within the render time limit; none reaches Python's internals, and none spends unbounded memory.
+"""
+
+import time
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+
+from templates_app.rendering import limits_for, render_parts
+from templates_app.services import template_create, template_render, template_validate
+
+CONTEXT = {"name": "Ada", "d": {"a": 1}, "k": "__class__", "items": [1, 2], "n": 3}
+
+ESCAPES = [  # attribute walks, globals, format-string tricks, |attr, loaders
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ ().__class__.__base__.__subclasses__() }}",
+    "{{ ''['__class__'] }}",
+    "{{ ''['\\x5f\\x5fclass\\x5f\\x5f'] }}",
+    "{{ ''|attr('__class__') }}",
+    "{{ ''|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+    "{{ d[k] }}",
+    "{{ d|attr(k) }}",
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'] }}",
+    "{{ lipsum(n=100000) }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ self.__dict__ }}",
+    "{{ range.__globals__ }}",
+    "{{ cycler }}",
+    "{{ range }}",
+    "{% set ns = namespace() %}{% set ns.__class__ = 1 %}{{ ns }}",
+    "{{ '{0.__class__}'.format(name) }}",
+    "{{ ('{0.' ~ '__class__}').format(name) }}",
+    "{{ '{0.__class__.__mro__}'.format_map({'0': name}) }}",
+    "{{ '{x.__class__}'.format_map(d) }}",
+    "{{ '{0.__class__}'|attr('format')(name) }}",
+    "{{ ns }}{% set ns = namespace(x=1) %}{{ ns.x.__class__ }}",
+    "{{ '%s'|format(name.__class__) }}",
+    "{{ name.__class__ }}",
+    "{{ items.append(1) }}",
+    "{{ d.update(a=2) }}",
+    "{{ d.pop('a') }}",
+    "{% include '/etc/passwd' %}",
+    "{% extends '/etc/passwd' %}",
+    "{% import 'os' as os %}",
+    "{% debug %}",
+]
+
+BOMBS = [  # size and time
+    "{{ 'a' * 1000000000 }}",
+    "{{ [1] * 1000000000 }}",
+    "{{ 10 ** 100000000 }}",
+    "{{ 'x' * 100000 * 100000 }}",
+    "{% for i in range(1000000000) %}{% endfor %}",
+    "{% for a in range(9999) %}{% for b in range(9999) %}{% endfor %}{% endfor %}",
+    "{% for a in range(9999) %}{% for b in range(9999) %}x{% endfor %}{% endfor %}",
+    "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+    "{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}",
+    "{% set a = 'xxxxxxxxxx' %}" + "{% set a = a ~ a %}" * 40 + "{{ a|length }}",
+    "{% set a = ['xxxxxxxxxx'] %}" + "{% set a = a + a %}" * 40 + "{{ a|length }}",
+    "{{ 'x'|center(1000000000) }}",
+    "{{ 'x'|indent(1000000000) }}",
+    "{{ 'x'|wordwrap(1000000000) }}",
+    "{{ [1, 2]|slice(1000000000)|list }}",
+    "{{ 'x'.ljust(1000000000) }}",
+    "{{ 'x'.zfill(1000000000) }}",
+    "{{ '%*s' % (1000000000, 'x') }}",
+    "{{ '%1000000000s' % 'x' }}",
+    "{{ '%1000000000s'|format('x') }}",
+    "{{ '{:>1000000000}'.format('x') }}",
+    "{{ '{:{w}}'.format('x', w=1000000000) }}",
+    "{{ ('x' * 10000)|replace('', 'y' * 1000) }}",
+    "{{ ('x' * 10000).replace('', 'y' * 1000) }}",
+    "{% set a = ['x' * 50000] %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}"
+    "{% set c = [b, b, b, b, b, b, b, b, b, b] %}{{ c }}",
+    "{% set a = ['x' * 50000] %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}"
+    "{% set c = [b, b, b, b, b, b, b, b, b, b] %}{{ c|join }}",
+    "{% set big %}{% for i in range(10000) %}{{ 'y' * 1000 }}{% endfor %}{% endset %}{{ big }}",
+    "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+    "{{ range(10) | map('string') | join * 100000 }}",
+]
+
+
+@pytest.mark.parametrize("payload", ESCAPES + BOMBS)
+def test_the_catalogue_is_refused_in_time(settings, payload):
+    settings.NOTIFICATION_RENDER_TIMEOUT_MS = 200
+    started = time.monotonic()
+    with pytest.raises(ValidationError) as excinfo:
+        render_parts({"body": payload}, CONTEXT)
+    assert time.monotonic() - started < 2.0
+    assert set(excinfo.value.message_dict) <= {"body", "context"}
+
+
+@pytest.mark.parametrize("payload", ESCAPES + BOMBS)
+def test_the_catalogue_is_refused_in_the_html_part_too(settings, payload):
+    settings.NOTIFICATION_RENDER_TIMEOUT_MS = 200
+    with pytest.raises(ValidationError):
+        render_parts({"html_body": payload}, CONTEXT)
+
+
+def test_ordinary_templates_still_render():
+    body = ("Hi {{ name|title }}, {{ '%.2f'|format(n) }} {{ '{:>5}'.format(n) }} "
+            "{% for i in items %}{{ loop.index }}:{{ i * 2 }}{{ ', ' if not loop.last else '' }}{% endfor %} "
+            "{{ d.a + 1 }} {{ 'x' * 3 }} {{ range(3)|join('-') }} {{ name ~ '!' }}")
+    assert render_parts({"body": body}, CONTEXT).body == "Hi Ada, 3.00     3 1:2, 2:4 2 xxx 0-1-2 Ada!"
+
+
+# Limits per channel ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("channel", ["email", "sms", "push"])
+def test_template_context_and_rendered_sizes_are_bounded_per_channel(channel):
+    limits = limits_for(channel)
+    subject = "S" if channel != "sms" else None
+    with pytest.raises(ValidationError) as excinfo:
+        template_validate(type=channel, subject=subject, body="x" * (limits.template_bytes + 1), html_body="",
+                          variables=None)
+    assert "body" in excinfo.value.message_dict
+
+    template = template_create(name=f"t_{channel}", type=channel, subject=subject, body="{{ v }}",
+                               variables={"v": "x"})
+    with pytest.raises(ValidationError) as excinfo:
+        template_render(template=template, context={"v": "x" * limits.context_bytes})
+    assert "context" in excinfo.value.message_dict
+
+    repeat = limits.rendered_bytes // 100 + 1
+    template = template_create(name=f"big_{channel}", type=channel, subject=subject,
+                               body="{% for i in range(r) %}" + "y" * 100 + "{% endfor %}", variables={"r": 1})
+    with pytest.raises(ValidationError) as excinfo:
+        template_render(template=template, context={"r": repeat})
+    assert "body" in excinfo.value.message_dict
+    assert len(template_render(template=template, context={"r": repeat - 2}).body) <= limits.rendered_bytes
+
+
+# The property: no render escapes or exceeds the limits -----------------------------------------
+
+BIG = st.sampled_from([0, 1, 7, 255, 10_000, 10**6, 10**9, 2**63])
+WORD = st.sampled_from(["name", "'x'", "items", "d", "n", "d.a", "(name ~ name)", "range(5)", "[name, name]"])
+
+
+@st.composite
+def expressions(draw, depth: int = 0) -> str:
+    if depth > 3:
+        return draw(WORD)
+    left = draw(expressions(depth + 1)) if draw(st.booleans()) else draw(WORD)
+    kind = draw(st.integers(0, 7))
+    if kind == 0:
+        return f"({left} * {draw(BIG)})"
+    if kind == 1:
+        return f"({left} ~ {draw(expressions(depth + 1))})"
+    if kind == 2:
+        return f"({left} + {left})"
+    if kind == 3:
+        return f"({draw(BIG)} ** {draw(BIG)})"
+    if kind == 4:
+        name = draw(st.sampled_from(["center", "indent", "truncate", "wordwrap", "replace('', 'ab')", "join",
+                                     "string", "list", "reverse", "upper", "format"]))
+        argument = f"({draw(BIG)})" if name in {"center", "indent", "truncate", "wordwrap"} else ""
+        return f"({left}|{name}{argument})"
+    if kind == 5:
+        method = draw(st.sampled_from(["ljust", "rjust", "center", "zfill"]))
+        return f"('ab'.{method}({draw(BIG)}))"
+    if kind == 6:
+        spec = draw(st.sampled_from(["%s", "%{w}s", "%.{w}f", "{{:>{w}}}", "{{0}}{{0}}"])).format(w=draw(BIG))
+        return f"('{spec}' % {left})" if spec.startswith("%") else f"('{spec}'.format({left}))"
+    return f"{left}.{draw(st.sampled_from(['__class__', 'a', 'upper', 'items']))}"
+
+
+@st.composite
+def templates(draw) -> str:
+    expression = draw(expressions())
+    shape = draw(st.integers(0, 3))
+    if shape == 0:
+        return "{{ " + expression + " }}"
+    if shape == 1:
+        return "{% for i in range(" + str(draw(BIG)) + ") %}{{ " + expression + " }}{% endfor %}"
+    if shape == 2:
+        return ("{% for i in range(" + str(draw(BIG)) + ") %}{% for j in range(" + str(draw(BIG)) + ") %}"
+                "{{ " + expression + " }}{% endfor %}{% endfor %}")
+    return ("{% macro m(k) %}{% if k < " + str(draw(BIG)) + " %}{{ " + expression + " }}{{ m(k + 1) }}"
+            "{% endif %}{% endmacro %}{{ m(0) }}")
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=templates(), channel=st.sampled_from(["email", "sms", "push"]))
+@override_settings(NOTIFICATION_RENDER_TIMEOUT_MS=100)
+def test_no_render_escapes_or_exceeds_the_limits(body, channel):
+    limits = limits_for(channel)
+    started = time.monotonic()
+    try:
+        message = render_parts({"body": body}, CONTEXT, limits=limits)
+    except ValidationError as err:
+        assert set(err.message_dict) <= {"body", "context"}
+    else:
+        assert len(message.body.encode()) <= limits.rendered_bytes
+        assert "<class" not in message.body and "<function" not in message.body
+    # The deadline plus what one uninterruptible step (a bounded C call) may add, with slack for a busy CI.
+    assert time.monotonic() - started < limits.render_ms / 1000 + 1.0
