@@ -1,10 +1,18 @@
 #!/bin/sh
 # Runs one role of the service: web (gunicorn), worker, beat or migrate; anything else is exec'd as given.
 set -e
+
+# prometheus_client keeps one file per process there: web and worker start from an empty directory
+# (files of processes that are gone would be summed forever), and every role needs it to exist.
+if [ -n "$PROMETHEUS_MULTIPROC_DIR" ]; then
+  case "$1" in web|worker) rm -rf "$PROMETHEUS_MULTIPROC_DIR" ;; esac
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
+
 case "$1" in
   web)
-    exec gunicorn notifications_project.wsgi --bind "0.0.0.0:${PORT:-8000}" \
-      --workers "${WEB_CONCURRENCY:-2}" --access-logfile - --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" ;;
+    exec gunicorn notifications_project.wsgi --config /app/deploy/gunicorn.conf.py --bind "0.0.0.0:${PORT:-8000}" \
+      --workers "${WEB_CONCURRENCY:-2}" --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" ;;
   worker)
     exec celery -A notifications_project worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}" ;;
   beat)

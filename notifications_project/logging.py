@@ -99,7 +99,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class PlainFormatter(logging.Formatter):
-    """The human-readable line for development, with the request id when there is one."""
+    """The human-readable line for development: the request id, then the `extra` fields as key=value."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
@@ -107,7 +107,11 @@ class PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if getattr(record, "request_id", None) is None:
             record.request_id = _request_id.get() or "-"
-        return super().format(record)
+        extra = " ".join(f"{key}={REDACTED if key.lower() in REDACTED_KEYS else _jsonable(value)}"
+                         for key, value in vars(record).items()
+                         if key not in _RECORD_ATTRIBUTES and key != "request_id" and not key.startswith("_"))
+        line = super().format(record)
+        return f"{line} {extra}" if extra else line
 
 
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
@@ -121,8 +125,9 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default",
                                  "filters": ["request_id"]}},
         "root": {"handlers": ["console"], "level": level},
-        # Celery's own loggers propagate to the root, so a worker's lines share the format.
-        "loggers": {"celery": {"level": level}},
+        # Django's and Celery's loggers hand their lines to the root's handler: one format, no duplicates
+        # (Django's own default sends "django" to a console handler of its own while DEBUG is on).
+        "loggers": {"django": {"handlers": [], "level": level, "propagate": True}, "celery": {"level": level}},
     }
 
 

@@ -1,0 +1,154 @@
+"""Retention and GDPR requests: purge, export and erase take exactly what they should, by command and API."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from logs_app.models import NotificationLog
+from logs_app.privacy import ERASED_USER_ID, logs_purge, user_data_erase, user_data_export
+from preferences_app.models import Device, UserPreference
+from preferences_app.services import device_add, preference_update
+from tests.ops.conftest import IOS_TOKEN
+
+pytestmark = pytest.mark.django_db
+
+
+def make_log(*, user_id=1001, status="sent", age_days=0, **fields) -> NotificationLog:
+    fields = {"recipient": "+4915112345678", "body": "Your code is 4711.", "provider": "twilio", **fields}
+    log = NotificationLog.objects.create(user_id=user_id, type="sms", status=status, **fields)
+    if age_days:
+        NotificationLog.objects.filter(pk=log.pk).update(created_at=timezone.now() - dt.timedelta(days=age_days))
+    return log
+
+
+# Purge ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aged_logs(db):
+    return {
+        "old_sent": make_log(status="sent", age_days=100),
+        "old_failed": make_log(status="failed", age_days=95),
+        "old_delivered": make_log(status="delivered", age_days=91),
+        "old_pending": make_log(status="pending", age_days=120),  # still owed: never purged
+        "recent_sent": make_log(status="sent", age_days=89),
+        "today": make_log(status="failed"),
+    }
+
+
+def remaining(logs) -> set[str]:
+    ids = set(NotificationLog.objects.values_list("id", flat=True))
+    return {name for name, log in logs.items() if log.pk in ids}
+
+
+def test_purge_deletes_old_finished_logs_only(aged_logs):
+    result = logs_purge(older_than_days=90, batch_size=2)  # several batches
+    assert result.by_status == {"sent": 1, "failed": 1, "delivered": 1}
+    assert remaining(aged_logs) == {"old_pending", "recent_sent", "today"}
+
+
+def test_purge_dry_run_counts_and_deletes_nothing(aged_logs):
+    result = logs_purge(older_than_days=90, dry_run=True)
+    assert result.total == 3 and remaining(aged_logs) == set(aged_logs)
+
+
+def test_purge_command_prints_counts(aged_logs, capsys):
+    call_command("purge_logs", "--older-than", "90", "--dry-run")
+    assert "Would delete 3 logs" in capsys.readouterr().out and remaining(aged_logs) == set(aged_logs)
+    call_command("purge_logs", "--older-than", "90", "--batch-size", "1")
+    out = capsys.readouterr().out
+    assert "Deleted 3 logs" in out and "delivered 1, failed 1, sent 1" in out
+    with pytest.raises(CommandError):
+        call_command("purge_logs", "--older-than", "0")
+
+
+# Export and erase -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def data_of_two_users(db):
+    preference_update(user_id=1001, email="ada@example.com", phone_number="+4915112345678", sms_enabled=False)
+    device_add(user_id=1001, platform="ios", token=IOS_TOKEN)
+    preference_update(user_id=1002, email="bob@example.com")
+    device_add(user_id=1002, platform="ios", token="aa" * 32)
+    return {
+        "ada_sent": make_log(user_id=1001, notification_metadata={"segments": 1}, idempotency_key="ada-order-1"),
+        "ada_failed": make_log(user_id=1001, status="failed", error_message="The 'To' number +4915112345678 is bad"),
+        "ada_pending": make_log(user_id=1001, status="pending"),
+        "bob_sent": make_log(user_id=1002, recipient="+14155550100", body="Hi Bob"),
+    }
+
+
+def test_export_holds_everything_about_the_user_and_nothing_else(data_of_two_users):
+    data = user_data_export(user_id=1001)
+    json.dumps(data)  # JSON-ready as it is
+    assert data["user_id"] == 1001
+    assert data["preferences"]["email"] == "ada@example.com" and data["preferences"]["sms_enabled"] is False
+    assert data["preferences"]["phone_number"] == "+4915112345678"
+    assert [d["token"] for d in data["devices"]] == [IOS_TOKEN]
+    assert [n["id"] for n in data["notifications"]] == [data_of_two_users[k].pk
+                                                       for k in ("ada_sent", "ada_failed", "ada_pending")]
+    assert data["notifications"][0]["body"] == "Your code is 4711." and "Hi Bob" not in json.dumps(data)
+    stranger = user_data_export(user_id=4242)
+    assert (stranger["preferences"], stranger["devices"], stranger["notifications"]) == (None, [], [])
+
+
+def test_erase_removes_contact_points_and_anonymises_logs(data_of_two_users):
+    result = user_data_erase(user_id=1001)
+    assert (result.preferences_deleted, result.devices_deleted, result.logs_anonymised, result.logs_cancelled) \
+        == (1, 1, 3, 1)
+    assert not UserPreference.objects.filter(user_id=1001).exists()
+    assert not Device.objects.filter(token=IOS_TOKEN).exists()
+    assert NotificationLog.objects.filter(user_id=1001).count() == 0
+    erased = {log.pk: log for log in NotificationLog.objects.filter(user_id=ERASED_USER_ID)}
+    assert set(erased) == {data_of_two_users[k].pk for k in ("ada_sent", "ada_failed", "ada_pending")}
+    for log in erased.values():
+        assert (log.recipient, log.subject, log.body, log.html_body) == ("", "", "", "")
+        assert log.notification_metadata is None and log.idempotency_key is None
+        assert "+4915112345678" not in (log.error_message or "")
+        assert log.provider == "twilio"  # the counts per channel, provider and status still add up
+    assert erased[data_of_two_users["ada_sent"].pk].status == "sent"
+    assert erased[data_of_two_users["ada_failed"].pk].status == "failed"
+    assert erased[data_of_two_users["ada_pending"].pk].status == "suppressed"  # never sent now
+    # The other user is untouched.
+    bob = NotificationLog.objects.get(pk=data_of_two_users["bob_sent"].pk)
+    assert (bob.user_id, bob.recipient, bob.body) == (1002, "+14155550100", "Hi Bob")
+    assert UserPreference.objects.get(user_id=1002).email == "bob@example.com" and Device.objects.count() == 1
+    assert user_data_export(user_id=1001)["notifications"] == []
+
+
+def test_erase_command_asks_unless_told_not_to(data_of_two_users, monkeypatch, capsys):
+    monkeypatch.setattr("builtins.input", lambda prompt: "no")
+    with pytest.raises(CommandError):
+        call_command("erase_user_data", "1001")
+    assert UserPreference.objects.filter(user_id=1001).exists()
+    call_command("erase_user_data", "1001", "--no-input")
+    assert "Erased user 1001" in capsys.readouterr().out
+    assert not UserPreference.objects.filter(user_id=1001).exists()
+
+
+def test_export_command_writes_json(data_of_two_users, tmp_path, capsys):
+    call_command("export_user_data", "1001")
+    assert json.loads(capsys.readouterr().out)["user_id"] == 1001
+    call_command("export_user_data", "1001", "--output", str(tmp_path / "ada.json"))
+    assert len(json.loads((tmp_path / "ada.json").read_text())["notifications"]) == 3
+
+
+def test_rest_export_and_erase_need_the_manage_scope(data_of_two_users, make_client):
+    reader = make_client("read", "send")
+    assert reader.get("/api/v1/users/1001/export/").status_code == 403
+    assert reader.post("/api/v1/users/1001/erase/").status_code == 403
+    manager = make_client("manage")
+    response = manager.get("/api/v1/users/1001/export/")
+    assert response.status_code == 200 and response.json()["preferences"]["email"] == "ada@example.com"
+    assert len(response.json()["notifications"]) == 3
+    response = manager.post("/api/v1/users/1001/erase/")
+    assert response.status_code == 200
+    assert {k: response.json()[k] for k in ("user_id", "devices_deleted", "logs_anonymised", "logs_cancelled")} == \
+        {"user_id": 1001, "devices_deleted": 1, "logs_anonymised": 3, "logs_cancelled": 1}
+    assert manager.get("/api/v1/users/1001/export/").json()["notifications"] == []
+    bad = manager.post(f"/api/v1/users/{2**31}/erase/")
+    assert bad.status_code == 400 and bad.json()["status_code"] == 400
