@@ -152,3 +152,11 @@ def test_rest_export_and_erase_need_the_manage_scope(data_of_two_users, make_cli
     assert manager.get("/api/v1/users/1001/export/").json()["notifications"] == []
     bad = manager.post(f"/api/v1/users/{2**31}/erase/")
     assert bad.status_code == 400 and bad.json()["status_code"] == 400
+
+
+def test_erased_contact_points_are_not_served_from_the_cache(data_of_two_users):
+    from preferences_app.services import preference_get_or_create
+
+    assert preference_get_or_create(user_id=1001).email == "ada@example.com"  # now cached
+    user_data_erase(user_id=1001)
+    assert preference_get_or_create(user_id=1001).email == ""
