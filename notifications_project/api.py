@@ -14,6 +14,7 @@ from django.core.cache import caches
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django_ratelimit import ALL
@@ -35,6 +36,7 @@ from notifications_project import metrics
 from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 API_PATH_PREFIX = "/api/"
+DATABASE_RETRY_AFTER_SECONDS = 2
 NON_FIELD_ERRORS = "non_field_errors"
 
 
@@ -109,6 +111,11 @@ def _error_answer(exc: Exception) -> Response | None:
         return Response(error_body(404, "Not found."), status=404)
     elif isinstance(exc, DjangoPermissionDenied):
         return Response(error_body(403, str(exc) or "Permission denied."), status=403)
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable or dropped the connection: nothing was accepted, and the next
+        # request reconnects (conn_health_checks), so the client may simply try again.
+        return Response(error_body(503, "The database is unavailable; try again shortly."), status=503,
+                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     elif isinstance(exc, exceptions.APIException):
         code = exc.status_code
         if getattr(exc, "auth_header", None):
