@@ -9,6 +9,9 @@ if [ -n "$PROMETHEUS_MULTIPROC_DIR" ]; then
   mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 
+# A bad setting (a provider missing an option, say) stops the pod here, not a delivery at 3 a.m.
+case "$1" in web|worker) python manage.py check --fail-level ERROR ;; esac
+
 case "$1" in
   web)
     exec gunicorn notifications_project.wsgi --config /app/deploy/gunicorn.conf.py --bind "0.0.0.0:${PORT:-8000}" \

@@ -6,4 +6,4 @@ class LogsAppConfig(AppConfig):
     verbose_name = "Delivery log"
 
     def ready(self) -> None:
-        from . import webhooks  # noqa: F401  (connects the anymail tracking receiver)
+        from . import checks, webhooks  # noqa: F401  (registers the provider check, connects the tracking receiver)
