@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TextIO
 
 from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import Signal
@@ -158,6 +160,29 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class ConsoleProvider(Provider):
+    """Writes each message to a stream (stdout by default) instead of sending it: for development.
+
+    A channel's console provider only says how a message reads (``build_payload``).
+    """
+
+    name = "console"
+    optional_options: ClassVar[Mapping[str, Any]] = {"stream": None}
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.stream: TextIO | None = self.options["stream"]
+
+    def call(self, payload: str, message: Message) -> str:
+        stream = self.stream or sys.stdout
+        stream.write(f"{payload}\n{'-' * 40}\n")
+        stream.flush()
+        return f"console-{uuid.uuid4().hex}"
+
+    def parse_answer(self, answer: str, message: Message) -> DeliveryResult:
+        return DeliveryResult(provider=self.name, message_id=answer)
 
 
 class ChannelAdapter:

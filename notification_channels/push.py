@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar
 
 import httpx
 import jwt
@@ -21,11 +19,11 @@ from django.core.exceptions import ImproperlyConfigured
 from notification_channels.base import (
     Channel,
     ChannelAdapter,
+    ConsoleProvider,
     DeliveryResult,
     InvalidRecipient,
     Message,
     PermanentError,
-    Provider,
     TransientError,
 )
 from notification_channels.http import HTTPProvider, parse_retry_after
@@ -353,27 +351,12 @@ class APNsProvider(HTTPProvider):
         return DeliveryResult(provider=self.name, message_id=answer.headers.get("apns-id", ""))
 
 
-class ConsolePushProvider(Provider):
-    """Writes each push notification to a stream (stdout by default): for development; serves every platform."""
+class ConsolePushProvider(ConsoleProvider):
+    """Writes each push notification, as the platform would receive it, to a stream; serves every platform."""
 
-    name = "console"
     channel = Channel.PUSH
-    optional_options: ClassVar[Mapping[str, Any]] = {"stream": None}
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.stream: TextIO | None = self.options["stream"]
 
     def build_payload(self, message: Message) -> str:
         body = apns_payload(message) if message.platform == IOS else {"message": fcm_message(message)}
         reference = f" [{message.reference}]" if message.reference else ""
-        return f"Push to {message.platform or 'device'} {message.to}{reference}\n{json.dumps(body, ensure_ascii=False)}\n{'-' * 40}\n"
-
-    def call(self, payload: str, message: Message) -> str:
-        stream = self.stream or sys.stdout
-        stream.write(payload)
-        stream.flush()
-        return f"console-{uuid.uuid4().hex}"
-
-    def parse_answer(self, answer: str, message: Message) -> DeliveryResult:
-        return DeliveryResult(provider=self.name, message_id=answer)
+        return f"Push to {message.platform or 'device'} {message.to}{reference}\n{json.dumps(body, ensure_ascii=False)}"

@@ -6,10 +6,8 @@ import base64
 import hashlib
 import hmac
 import re
-import sys
-import uuid
 from collections.abc import Mapping
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar
 
 import httpx
 from django.conf import settings
@@ -18,11 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 from notification_channels.base import (
     Channel,
     ChannelAdapter,
+    ConsoleProvider,
     DeliveryResult,
     InvalidRecipient,
     Message,
     PermanentError,
-    Provider,
 )
 from notification_channels.http import HTTPProvider
 
@@ -189,33 +187,16 @@ class TwilioSMSProvider(HTTPProvider):
         return DeliveryResult(provider=self.name, message_id=str(body.get("sid", "")), detail=detail)
 
 
-class ConsoleSMSProvider(Provider):
-    """Writes each SMS to a stream (stdout by default) instead of sending it: for development."""
+class ConsoleSMSProvider(ConsoleProvider):
+    """Writes each SMS, with its segment count and encoding, to a stream instead of sending it."""
 
-    name = "console"
     channel = Channel.SMS
-    optional_options: ClassVar[Mapping[str, Any]] = {"stream": None}
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.stream: TextIO | None = self.options["stream"]
 
     def build_payload(self, message: Message) -> str:
         encoding, segments = sms_segments(message.body)
-        return (
-            f"SMS to {message.to} ({segments} segment(s), {encoding})"
-            f"{f' [{message.reference}]' if message.reference else ''}\n{message.body}\n{'-' * 40}\n"
-        )
-
-    def call(self, payload: str, message: Message) -> str:
-        stream = self.stream or sys.stdout
-        stream.write(payload)
-        stream.flush()
-        return f"console-{uuid.uuid4().hex}"
+        reference = f" [{message.reference}]" if message.reference else ""
+        return f"SMS to {message.to} ({segments} segment(s), {encoding}){reference}\n{message.body}"
 
     def parse_answer(self, answer: str, message: Message) -> DeliveryResult:
-        return DeliveryResult(
-            provider=self.name,
-            message_id=answer,
-            detail={"segments": sms_segments(message.body)[1]},
-        )
+        return DeliveryResult(provider=self.name, message_id=answer,
+                              detail={"segments": sms_segments(message.body)[1]})
