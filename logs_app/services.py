@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import logging
 import random
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import CharField, F, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -236,7 +237,7 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 BULK_CHUNK = 2000
 # Delivered logs are marked `sent` together, this many at a time (see deliver_logs).
-SENT_WRITE_EVERY = 50
+SENT_WRITE_EVERY = 20
 
 
 def notification_send_bulk(*, user_ids: list[int], template_name: str, context: dict | None = None,
@@ -390,20 +391,63 @@ def sweep_due(*, now: dt.datetime | None = None, limit: int = 10_000) -> int:
 # Delivering -----------------------------------------------------------------------------------
 
 
+_CLAIM_COLUMNS = ("id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts", "created_at")
+
+
 def _claim(log_ids: list[int], now: dt.datetime) -> list[NotificationLog]:
-    """Take the due logs among `log_ids` for this worker for one lease; others skip them."""
+    """Take the due logs among `log_ids` for this worker for one lease; others skip them.
+
+    On PostgreSQL one statement (UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING),
+    elsewhere a short transaction through the ORM. Each claimed log carries its `lease_expires_at`.
+    """
     lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
+    if not log_ids:
+        return []
+    if connection.vendor == "postgresql":
+        table = NotificationLog._meta.db_table
+        columns = ", ".join(_CLAIM_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET lease_expires_at = %s, attempts = attempts + 1 WHERE id IN ("
+                f"SELECT id FROM {table} WHERE id = ANY(%s) AND status = %s "
+                f"AND (scheduled_for IS NULL OR scheduled_for <= %s) "
+                f"AND (lease_expires_at IS NULL OR lease_expires_at < %s) "
+                f"ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING {columns}",
+                [lease, list(log_ids), NotificationStatus.PENDING, now, now])
+            rows = cursor.fetchall()
+        claimed = [NotificationLog.from_db(connection.alias, _CLAIM_COLUMNS, row) for row in sorted(rows)]
+        for log in claimed:
+            log.lease_expires_at = lease
+        return claimed
     with transaction.atomic():
         claimed = list(NotificationLog.objects.select_for_update(skip_locked=True)
                        .filter(_due(now), pk__in=log_ids)
-                       .only("id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts",
-                             "created_at")
+                       .only(*_CLAIM_COLUMNS)
                        .order_by("id"))
         ids = [log.pk for log in claimed]
         NotificationLog.objects.filter(pk__in=ids).update(lease_expires_at=lease, attempts=F("attempts") + 1)
     for log in claimed:
         log.attempts += 1
+        log.lease_expires_at = lease
     return claimed
+
+
+def _release(logs: list[NotificationLog]) -> None:
+    """Give back claimed logs this worker will not send before its lease runs too short: they are
+    pending again, unleased, with the attempt not counted, and queued again (or left to the sweep)."""
+    if not logs:
+        return
+    queue_now = not settings.CELERY_TASK_ALWAYS_EAGER
+    now = timezone.now()
+    ids = [log.pk for log in logs]
+    released = NotificationLog.objects.filter(
+        pk__in=ids, status=NotificationStatus.PENDING, lease_expires_at=logs[0].lease_expires_at,
+    ).update(lease_expires_at=None, attempts=F("attempts") - 1, queued_at=now if queue_now else None,
+             updated_at=now)
+    logger.warning("lease running short; released the rest of the batch",
+                   extra={"count": released, "log_ids": ids[:10]})
+    if queue_now:
+        enqueue(ids)
 
 
 def _finish(log: NotificationLog, **fields: Any) -> bool:
@@ -521,31 +565,70 @@ def _record_sent(logs: list[NotificationLog]) -> None:
         params += [log.pk, log.provider, log.provider_message_id, sent_at.get_db_prep_value(log.sent_at, connection),
                    None if log.notification_metadata is None else json.dumps(log.notification_metadata)]
     metadata = "CAST(v.metadata AS jsonb)" if connection.vendor == "postgresql" else "v.metadata"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH v (id, provider, message_id, sent_at, metadata) AS (VALUES "
-            f"{', '.join(['(%s, %s, %s, %s, %s)'] * len(logs))}) "
-            f"UPDATE {table} SET status = %s, provider = v.provider, provider_message_id = v.message_id, "
-            f"sent_at = v.sent_at, updated_at = v.sent_at, error_message = NULL, notification_metadata = {metadata}, "
-            f"lease_expires_at = NULL FROM v WHERE {table}.id = v.id AND {table}.status = %s",
-            [*params, NotificationStatus.SENT, NotificationStatus.PENDING])
+    sql = (f"WITH v (id, provider, message_id, sent_at, metadata) AS (VALUES "
+           f"{', '.join(['(%s, %s, %s, %s, %s)'] * len(logs))}) "
+           f"UPDATE {table} SET status = %s, provider = v.provider, provider_message_id = v.message_id, "
+           f"sent_at = v.sent_at, updated_at = v.sent_at, error_message = NULL, notification_metadata = {metadata}, "
+           f"lease_expires_at = NULL FROM v WHERE {table}.id = v.id AND {table}.status = %s")
+    _write_retrying(sql, [*params, NotificationStatus.SENT, NotificationStatus.PENDING])
     for log in logs:
         metrics.notification_sent(channel=log.type, provider=log.provider, accepted_at=log.created_at)
         logger.info("notification sent", extra={"log_id": log.pk, "provider": log.provider, "attempts": log.attempts})
 
 
+# After a provider accepted a message, a lost database connection is retried this long (seconds)
+# before the `sent` write is given up (the log then stays pending and is sent again after its lease).
+SENT_WRITE_RETRY_SECONDS = 2.0
+
+
+def _write_retrying(sql: str, params: list[Any]) -> None:
+    """Run one write; if the connection drops, retry it on a fresh one for up to SENT_WRITE_RETRY_SECONDS."""
+    deadline = time.monotonic() + SENT_WRITE_RETRY_SECONDS
+    pause = 0.05
+    while True:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            return
+        except (OperationalError, InterfaceError) as err:
+            if time.monotonic() + pause > deadline:
+                raise
+            logger.warning("database lost while recording sent messages; retrying",
+                           extra={"error": type(err).__name__})
+            if not connection.in_atomic_block:  # inside a transaction the caller's transaction is lost anyway
+                connection.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
+def _lease_margin() -> dt.timedelta:
+    """How much of its lease a log must have left for a send to start: a provider's worst case
+    (its timeouts) plus the `sent` write's retries, so no send can outlive the lease."""
+    return dt.timedelta(seconds=settings.NOTIFICATION_LEASE_MARGIN_SECONDS)
+
+
 def deliver_logs(log_ids: list[int]) -> dict[str, int]:
     """Claim and deliver the due logs among `log_ids` (the delivery task's body); counts by outcome.
 
-    The claim is one short transaction; then each message goes out through the process's pooled
+    The claim is one short statement; then each message goes out through the process's pooled
     provider client with no transaction open, and the successes are written together, one UPDATE
     per `SENT_WRITE_EVERY` messages (a worker lost in between leaves at most that many to be sent
-    again once their lease runs out).
+    again once their lease runs out). A send only starts while the lease has at least
+    NOTIFICATION_LEASE_MARGIN_SECONDS left; otherwise the sends in hand are written and the rest
+    of the batch is released for another task, so no log is sent by two workers at once.
     """
     outcomes: dict[str, int] = {}
     sent: list[NotificationLog] = []
+    margin = _lease_margin()
     try:
-        for log in _claim(list(log_ids), timezone.now()):
+        claimed = _claim(list(log_ids), timezone.now())
+        for index, log in enumerate(claimed):
+            if timezone.now() + margin > log.lease_expires_at:
+                _record_sent(sent)
+                sent = []
+                _release(claimed[index:])
+                outcomes["released"] = len(claimed) - index
+                break
             status = deliver_one(log, sent=sent)
             outcomes[status] = outcomes.get(status, 0) + 1
             if len(sent) >= SENT_WRITE_EVERY:

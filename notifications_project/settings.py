@@ -271,6 +271,10 @@ NOTIFICATION_RETRY_MAX_SECONDS = env_int("NOTIFICATION_RETRY_MAX_SECONDS", 600)
 # A worker owns a log it claimed for this long; a log queued this long ago and still pending
 # (its queue message or its worker was lost) is queued again by the sweep.
 NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 120)
+# A send starts only while its log's lease has this long left (a provider's worst case: its
+# connect, write and read timeouts of 10 s each, plus the `sent` write's retries); past that, the
+# rest of the batch is released for another task, so a slow batch never outlives its lease.
+NOTIFICATION_LEASE_MARGIN_SECONDS = env_int("NOTIFICATION_LEASE_MARGIN_SECONDS", 35)
 NOTIFICATION_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATION_REQUEUE_AFTER_SECONDS", 300)
 # How many logs one delivery task carries, and the most recipients one bulk send may name.
 NOTIFICATION_TASK_BATCH_SIZE = env_int("NOTIFICATION_TASK_BATCH_SIZE", 50)

@@ -74,3 +74,56 @@ def test_bulk_rows_carry_the_same_values_as_a_single_send(django_capture_on_comm
     assert logs[2].status == "suppressed" and "turned off sms" in logs[2].error_message
     assert logs[3].scheduled_for is not None and logs[3].queued_at is None  # inside quiet hours
     assert logs[99].status == "failed" and logs[99].recipient == ""
+
+
+def test_a_batch_whose_lease_runs_short_releases_the_rest_unsent(monkeypatch, settings, fake_twilio,
+                                                                  django_capture_on_commit_callbacks):
+    """A send never starts without NOTIFICATION_LEASE_MARGIN_SECONDS of lease left: a slow batch writes
+    what it sent and gives the rest back (pending, unleased, attempt not counted) instead of sending it."""
+    settings.NOTIFICATION_LEASE_SECONDS, settings.NOTIFICATION_LEASE_MARGIN_SECONDS = 120, 30
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = accept(5)
+    clock = {"now": services.timezone.now()}
+    real_now = services.timezone.now
+    monkeypatch.setattr(services.timezone, "now", lambda: clock["now"])
+    deliver = services.registry.deliver
+
+    def slow_deliver(message):  # each send takes 50 s: the third would start with 20 s of lease left
+        clock["now"] += services.dt.timedelta(seconds=50)
+        return deliver(message)
+
+    monkeypatch.setattr(services.registry, "deliver", slow_deliver)
+    assert deliver_logs(ids) == {"sent": 2, "released": 3}
+    monkeypatch.setattr(services.timezone, "now", real_now)
+    assert len(fake_twilio.requests) == 2
+    logs = {log.pk: log for log in NotificationLog.objects.filter(pk__in=ids)}
+    assert [logs[pk].status for pk in ids] == ["sent", "sent", "pending", "pending", "pending"]
+    for pk in ids[2:]:
+        assert (logs[pk].lease_expires_at, logs[pk].attempts) == (None, 0)
+    # Released logs are due again at once: another delivery takes and sends them.
+    assert deliver_logs(ids) == {"sent": 3}
+    assert len(fake_twilio.requests) == 5
+
+
+def test_a_dropped_connection_while_recording_sent_is_retried(monkeypatch, fake_twilio,
+                                                              django_capture_on_commit_callbacks):
+    """The provider took the messages, then the database went away: the `sent` write is retried
+    (on a fresh connection outside a transaction) instead of leaving the logs to be sent again."""
+    from django.db import OperationalError
+
+    with django_capture_on_commit_callbacks(execute=False):
+        ids = accept(3)
+    monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
+    failures = []
+
+    def drop_first_sent_write(execute, sql, params, many, context):
+        if sql.startswith("WITH v") and not failures:
+            failures.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(drop_first_sent_write):
+        assert deliver_logs(ids) == {"sent": 3}
+    assert len(failures) == 1  # the first try failed; the retry wrote every outcome
+    assert set(NotificationLog.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+    assert len(fake_twilio.requests) == 3

@@ -21,6 +21,7 @@ LEASE_SECONDS = 3
 REQUEUE_AFTER_SECONDS = 4
 WORKER_SETTINGS = {
     "NOTIFICATION_LEASE_SECONDS": str(LEASE_SECONDS),
+    "NOTIFICATION_LEASE_MARGIN_SECONDS": "1",
     "NOTIFICATION_REQUEUE_AFTER_SECONDS": str(REQUEUE_AFTER_SECONDS),
     "NOTIFICATION_RETRY_BASE_SECONDS": "1",
     "NOTIFICATION_RETRY_MAX_SECONDS": "4",
@@ -54,6 +55,7 @@ def stage(live_server, transactional_db, settings, tmp_path) -> Iterator[Stage]:
     settings.RATELIMIT_ENABLE = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.NOTIFICATION_LEASE_SECONDS = LEASE_SECONDS
+    settings.NOTIFICATION_LEASE_MARGIN_SECONDS = 1
     settings.NOTIFICATION_REQUEUE_AFTER_SECONDS = REQUEUE_AFTER_SECONDS
     template_create(name="acct_sms", type="sms", body="Code {{ code }}", variables={"code": "#0"})
     secret = api_key_create(name="accounting", scopes=["send", "read"])[1]
