@@ -18,7 +18,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django_ratelimit import ALL
-from django_ratelimit.core import EXPIRATION_FUDGE, _make_cache_key, get_usage
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
@@ -448,6 +448,9 @@ def rate_limit_hit(request: HttpRequest, group: str) -> RateLimitResult | None:
         return None
     cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     client = client_ip(request)
+    redis_client = _redis_client(cache)
+    if redis_client is not None:
+        return _rate_limit_hit_redis(cache, redis_client, group, rates, client)
     counted: list[_Counted] = []
     for name, period in WINDOWS.items():
         rate = (int(rates[name]), period)
@@ -484,6 +487,74 @@ def rate_limit_hit(request: HttpRequest, group: str) -> RateLimitResult | None:
         windows.append(WindowUsage(period=entry.period, limit=entry.limit, used=entry.count + carried,
                                    reset=entry.window_end, exceeded=exceeded[entry.period],
                                    retry_after=max(1, retry_after)))
+    return RateLimitResult(group=group, windows=tuple(windows))
+
+
+# The whole sliding-window check in one Redis round trip, on django-ratelimit's keys and windows:
+# count this request in each current fixed window (a new window's key lives through the next one,
+# where it weighs in as the previous count), read each previous window's count, and if any window
+# is over its limit take this request back out of every window. KEYS: current, previous per window;
+# ARGV: limit, period, seconds left in the current window, per window. Returns count, previous per
+# window, then 1 if limited.
+_SLIDING_WINDOW_LUA = """
+local n = #KEYS / 2
+local counts, previous, limited = {}, {}, 0
+for i = 1, n do
+  local limit, period, left = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  local count = redis.call('INCR', KEYS[2*i-1])
+  if count == 1 then redis.call('EXPIRE', KEYS[2*i-1], 2 * period + %d) end
+  local prev = tonumber(redis.call('GET', KEYS[2*i]) or '0') or 0
+  counts[i], previous[i] = count, prev
+  if count + math.floor(prev * left / period) > limit then limited = 1 end
+end
+local out = {}
+for i = 1, n do
+  if limited == 1 then counts[i] = redis.call('DECR', KEYS[2*i-1]) end
+  out[2*i-1], out[2*i] = counts[i], previous[i]
+end
+out[2*n+1] = limited
+return out
+""" % EXPIRATION_FUDGE
+
+_scripts: dict[int, Any] = {}
+
+
+def _redis_client(cache: Any) -> Any:
+    """The raw Redis client behind a django-redis cache (None for any other cache backend)."""
+    client = getattr(cache, "client", None)
+    get_client = getattr(client, "get_client", None)
+    if get_client is None or not hasattr(cache, "make_key"):
+        return None
+    return get_client(write=True)
+
+
+def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict, client: str) -> RateLimitResult:
+    """`rate_limit_hit` on Redis: the same keys, windows and estimate, in one script call."""
+    script = _scripts.get(id(redis_client))
+    if script is None:
+        script = _scripts[id(redis_client)] = redis_client.register_script(_SLIDING_WINDOW_LUA)
+    now = int(time.time())
+    entries, keys, args = [], [], []
+    for name, period in WINDOWS.items():
+        rate = (int(rates[name]), period)
+        window_end = _get_window(client, period)
+        current = _make_cache_key(f"api:{group}", window_end, rate, client, ALL)
+        previous = _make_cache_key(f"api:{group}", window_end - period, rate, client, ALL)
+        keys += [cache.make_key(current), cache.make_key(previous)]
+        args += [rate[0], period, max(0, window_end - now)]
+        entries.append((rate[0], period, window_end))
+    answer = [int(value) for value in script(keys=keys, args=args)]
+    limited = bool(answer[-1])
+    windows = []
+    for index, (limit, period, window_end) in enumerate(entries):
+        count, previous = answer[2 * index], answer[2 * index + 1]
+        time_left = max(0, window_end - now)
+        carried = math.floor(previous * time_left / period)
+        exceeded = (count + (1 if limited else 0)) + carried > limit
+        retry_after = _seconds_until_allowed(limit=limit, count=count, previous=previous, time_left=time_left,
+                                             period=period)
+        windows.append(WindowUsage(period=period, limit=limit, used=count + carried, reset=window_end,
+                                   exceeded=exceeded, retry_after=max(1, retry_after)))
     return RateLimitResult(group=group, windows=tuple(windows))
 
 
