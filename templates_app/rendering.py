@@ -346,12 +346,19 @@ def placeholders(parts: Mapping[str, str | None]) -> dict[str, set[str]]:
     for field, source in parts.items():
         if not source:
             continue
-        tree = _parse(field, source)
-        unsafe = _unsafe_attribute(tree)
-        if unsafe:
-            raise ValidationError({field: f"Templates may not use attributes starting with '_' ({unsafe!r})."})
-        found[field] = meta.find_undeclared_variables(tree)
+        found[field] = set(_placeholders_of(field, source))
     return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _placeholders_of(field: str, source: str) -> frozenset[str]:
+    """One part's checked placeholders, cached by its text (every send reads the same few templates);
+    a part that fails the checks raises each time, since errors are not cached."""
+    tree = _parse(field, source)
+    unsafe = _unsafe_attribute(tree)
+    if unsafe:
+        raise ValidationError({field: f"Templates may not use attributes starting with '_' ({unsafe!r})."})
+    return frozenset(meta.find_undeclared_variables(tree))
 
 
 _MISSING_NAME = re.compile(r"'([^']+)' is undefined")
