@@ -1,6 +1,7 @@
 """Fixtures shared by every test: a clean cache, factories, API keys."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from tests import factories
@@ -48,3 +49,34 @@ def sms_via(settings):
         }
 
     return configure
+
+
+@pytest.fixture(scope="session")
+def _empty_broker():
+    """Tasks left by an earlier run name logs of another database; start from an empty broker once."""
+    import redis
+
+    redis.Redis.from_url(settings.CELERY_TEST_BROKER_URL).flushdb()
+
+
+@pytest.fixture
+def broker_url(request):
+    """The Redis broker of the real-worker tests (CELERY_TEST_BROKER_URL); they need PostgreSQL too."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not settings.CELERY_TEST_BROKER_URL:
+        pytest.skip("needs PostgreSQL and CELERY_TEST_BROKER_URL (a Redis broker)")
+    request.getfixturevalue("_empty_broker")
+    return settings.CELERY_TEST_BROKER_URL
+
+
+@pytest.fixture
+def publishing(broker_url, settings):
+    """This test process publishes to the broker instead of running tasks in process."""
+    from notifications_project.celery import app as celery_app
+    from tests.workers import use_broker
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    use_broker(broker_url)
+    yield
+    celery_app.conf.update(task_always_eager=True)

@@ -4,106 +4,37 @@ Runs when PostgreSQL is the database and CELERY_TEST_BROKER_URL names a Redis br
 both); the worker is a separate process that reads the test database.
 """
 
-import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-import redis
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from logs_app.models import NotificationLog
 from logs_app.services import notification_send, sweep_due
-from notifications_project.celery import app as celery_app
 from preferences_app.services import device_add, preference_update
 from templates_app.services import template_create
 from tests.fakes.base import Answer
+from tests.workers import Worker, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 IOS_TOKEN = "cd" * 32
 
 
-@pytest.fixture(scope="session")
-def _empty_broker():
-    """Tasks left by an earlier run name logs of another database; start from an empty broker once."""
-    redis.Redis.from_url(settings.CELERY_TEST_BROKER_URL).flushdb()
-
-
 @pytest.fixture
-def broker_url(request):
-    if connection.vendor != "postgresql" or not settings.CELERY_TEST_BROKER_URL:
-        pytest.skip("needs PostgreSQL and CELERY_TEST_BROKER_URL (a Redis broker)")
-    request.getfixturevalue("_empty_broker")
-    return settings.CELERY_TEST_BROKER_URL
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def publishing(broker_url, settings):
-    """This test process publishes to the broker instead of running tasks in process."""
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    # Celery caches its connection pools with the broker URL they were made for (the default,
-    # amqp://localhost, if anything touched them while no broker was set), so they are dropped
-    # once here and the URL is kept; between these tests only "eager" is switched back.
-    if celery_app.conf.broker_url != broker_url:
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-    celery_app.conf.update(broker_url=broker_url, task_always_eager=False)
-    yield
-    celery_app.conf.update(task_always_eager=True)
-
-
-@pytest.fixture
-def worker(broker_url, publishing, fake_twilio, fake_smtp, fake_apns, tmp_path):
+def worker(publishing, broker_url, fake_twilio, fake_smtp, fake_apns, tmp_path):
     providers = {
         "sms": [{"BACKEND": "notification_channels.sms.TwilioSMSProvider", "OPTIONS": fake_twilio.provider_options()}],
         "push": [{"BACKEND": "notification_channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()}],
     }
-    env = {
-        **os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker_url, "SECRET_KEY": "worker-tests",
-        "NOTIFICATION_PROVIDERS": json.dumps(providers), "NOTIFICATION_RETRY_BASE_SECONDS": "1",
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(fake_smtp.port), "DEBUG": "false", "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "notifications_project.settings",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "notifications_project", "worker", "--concurrency", "2",
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT)
+    env = worker_env(broker_url=broker_url, providers=providers, NOTIFICATION_RETRY_BASE_SECONDS="1",
+                     EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
+                     EMAIL_PORT=str(fake_smtp.port))
+    process = Worker(env=env, log_dir=tmp_path)
     try:
-        assert wait_for(lambda: process.poll() is not None or bool(celery_app.control.ping(timeout=0.5))), \
-            "the worker did not answer a ping within 30 s"
-        assert process.poll() is None, "the worker exited at start"
+        process.start()
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print((tmp_path / "worker.log").read_text())  # pytest shows it only when the test fails
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+        process.stop()
+        print(process.log.read_text())  # pytest shows it only when the test fails
 
 
 @pytest.fixture

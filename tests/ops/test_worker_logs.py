@@ -1,48 +1,29 @@
 """A real Celery worker's log lines carry the request id of the API call that queued the notification."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from logs_app.models import NotificationLog
-from notifications_project.celery import app as celery_app
-from tests.integration.test_celery_worker import ROOT, _empty_broker, broker_url, database_url, publishing, wait_for
 from tests.ops.conftest import CONTEXT
-
-__all__ = ["_empty_broker", "broker_url", "publishing"]  # fixtures this module borrows
+from tests.workers import Worker, wait_for, worker_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def json_worker(broker_url, publishing, fake_twilio, tmp_path):
+def json_worker(publishing, broker_url, fake_twilio, tmp_path):
     """A worker logging JSON lines at INFO, as in production, delivering SMS to the fake Twilio."""
     providers = {"sms": [{"BACKEND": "notification_channels.sms.TwilioSMSProvider",
                           "OPTIONS": fake_twilio.provider_options()}]}
-    env = {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker_url, "SECRET_KEY": "ops-tests",
-           "NOTIFICATION_PROVIDERS": json.dumps(providers), "DEBUG": "false", "LOG_LEVEL": "INFO",
-           "LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "notifications_project.settings"}
-    log_path = tmp_path / "worker.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "notifications_project", "worker", "--concurrency", "1",
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    worker = Worker(env=worker_env(broker_url=broker_url, providers=providers, LOG_LEVEL="INFO", LOG_FORMAT="json"),
+                    log_dir=tmp_path, concurrency=1, loglevel="INFO")
     try:
-        assert wait_for(lambda: process.poll() is not None or bool(celery_app.control.ping(timeout=0.5))), \
-            "the worker did not answer a ping within 30 s"
-        assert process.poll() is None, "the worker exited at start"
-        yield log_path
+        worker.start()
+        yield worker.log
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(log_path.read_text())  # shown only when the test fails
+        worker.stop()
+        print(worker.log.read_text())  # shown only when the test fails
 
 
 def json_lines(path) -> list[dict]:

@@ -14,7 +14,8 @@ from django.db import connection
 from apikeys_app.services import api_key_create
 from notifications_project.celery import app as celery_app
 from templates_app.services import template_create
-from tests.reliability.harness import Broker, Sweeper, Worker, use_broker, worker_env
+from tests.reliability.harness import Broker, Sweeper
+from tests.workers import Worker, use_broker, worker_env
 
 # Short leases and re-queue delays, so that lost work comes back within seconds, not minutes.
 LEASE_SECONDS = 3

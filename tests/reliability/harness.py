@@ -8,20 +8,14 @@ the fixture that started it, even when the test fails.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,34 +24,12 @@ from django.db import connection, connections
 
 from logs_app.models import NotificationLog
 from logs_app.services import sweep_due
-from notifications_project.celery import app as celery_app
 from tests.fakes.base import Answer, RecordedRequest
 from tests.fakes.twilio import FakeTwilio
+from tests.workers import free_port, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 FINAL = {"sent", "delivered", "failed", "bounced", "suppressed"}
 INDEX = re.compile(r"#(\d+)\b")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 # The broker -----------------------------------------------------------------------------------
@@ -94,66 +66,6 @@ class Broker:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
-
-
-def use_broker(url: str) -> None:
-    """Publish from this process to `url` (Celery caches pools per URL, so they are dropped)."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    celery_app.conf.update(broker_url=url, task_always_eager=False)
-
-
-# Workers --------------------------------------------------------------------------------------
-
-
-class Worker:
-    """A real `celery worker` process group on the test database, killable with SIGKILL."""
-
-    count = 0
-
-    def __init__(self, *, env: dict[str, str], log_dir: Path, concurrency: int = 2) -> None:
-        Worker.count += 1
-        self.name = f"acct{Worker.count}@{socket.gethostname()}"
-        self.env, self.concurrency = env, concurrency
-        self.log = log_dir / f"worker{Worker.count}.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "notifications_project", "worker", "-n", self.name,
-             "--concurrency", str(self.concurrency), "--without-heartbeat", "--without-mingle", "--without-gossip",
-             "--loglevel", "WARNING"],
-            cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-        ready = wait_for(lambda: self.process.poll() is not None
-                         or bool(celery_app.control.ping(destination=[self.name], timeout=0.5)), 40, 0.1)
-        assert ready and self.process.poll() is None, f"worker did not start:\n{self.log.read_text()}"
-
-    def kill(self) -> None:
-        """SIGKILL the whole group (the main process and its pool), as an OOM killer or a lost node would."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # pool children left behind, if any
-
-
-def worker_env(*, broker_url: str, providers: dict[str, Any], **settings: str) -> dict[str, str]:
-    return {
-        **os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": broker_url, "SECRET_KEY": "reliability",
-        "NOTIFICATION_PROVIDERS": json.dumps(providers), "DEBUG": "false", "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "notifications_project.settings", "CELERY_WORKER_PREFETCH_MULTIPLIER": "1",
-        **settings,
-    }
 
 
 # The sweep, as beat runs it -------------------------------------------------------------------
