@@ -2,12 +2,14 @@
 
 import functools
 import ipaddress
+import logging
 import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import redis
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import caches
@@ -19,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
+from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
@@ -34,6 +37,8 @@ from apikeys_app.services import AuthenticationFailed as KeyRefused
 from apikeys_app.services import api_key_from_header
 from notifications_project import metrics
 from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+
+logger = logging.getLogger(__name__)
 
 API_PATH_PREFIX = "/api/"
 DATABASE_RETRY_AFTER_SECONDS = 2
@@ -558,6 +563,11 @@ def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict
     return RateLimitResult(group=group, windows=tuple(windows))
 
 
+# What a Redis cache raises when it cannot be reached: django-redis wraps its calls; the limiter's
+# own script goes to the client directly.
+CACHE_UNAVAILABLE = (ConnectionInterrupted, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
 class RateLimitMiddleware:
     """Rate limits and X-RateLimit-* headers for every path RATELIMIT_PATH_GROUPS names (/api/, /graphql/)."""
 
@@ -566,7 +576,14 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         group = rate_limit_group(request)
-        result = rate_limit_hit(request, group) if group else None
+        try:
+            result = rate_limit_hit(request, group) if group else None
+        except CACHE_UNAVAILABLE as err:
+            # Limits guard the service; they are not worth refusing every call while the cache is
+            # down (/health/ready says so). Served without limits, and logged.
+            logger.warning("rate limits skipped: the cache is unavailable",
+                           extra={"group": group, "error": type(err).__name__})
+            result = None
         if result is not None and result.limited:
             metrics.rate_limited(group=group)
             binding = max((w for w in result.windows if w.exceeded), key=lambda w: w.retry_after)

@@ -137,3 +137,13 @@ def test_client_ip_trusts_forwarded_for_only_from_trusted_proxies(settings, remo
     settings.RATELIMIT_TRUSTED_PROXIES = trusted
     request = RequestFactory().get("/api/v1/templates/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip(request) == expected
+
+
+def test_with_the_cache_down_the_api_serves_without_limits(make_client, settings, caplog):
+    client = make_client()  # the key exists before the cache goes away; the database still answers
+    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+                                   "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5}}}
+    response = client.get("/api/v1/templates/")
+    assert response.status_code == 200
+    assert "X-RateLimit-Limit" not in response
+    assert "rate limits skipped: the cache is unavailable" in caplog.text
