@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from apikeys_app.models import Scope
 from notifications_project.api import (
     ApiView,
+    INVALID_INPUT,
     ErrorSerializer,
     JSONObjectField,
     PageQuerySerializer,
@@ -16,13 +17,12 @@ from notifications_project.api import (
     paginated,
 )
 from notifications_project.pagination import paginate
+from preferences_app.models import USER_ID_MAX
 from templates_app.models import NotificationType
 
 from . import privacy, selectors, services
 from .models import NotificationStatus, Priority
 
-USER_ID_MAX = 2**31 - 1
-INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input, with the messages per field.")}
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
     description="Up to 255 characters, unique per API key. A repeat returns the first log (200) and sends nothing.")
@@ -105,7 +105,7 @@ class NotificationListCreateApi(ApiView):
     write_scope = Scope.SEND
 
     @extend_schema(operation_id="notifications_list", parameters=[LogListQuerySerializer],
-                   responses={200: paginated(LogOutputSerializer), **INVALID})
+                   responses={200: paginated(LogOutputSerializer), **INVALID_INPUT})
     def get(self, request: Request) -> Response:
         query = self.query(LogListQuerySerializer, request)
         page, size = query.pop("page"), query.pop("size")
@@ -115,7 +115,7 @@ class NotificationListCreateApi(ApiView):
         operation_id="notifications_send", request=SendInputSerializer, parameters=[IDEMPOTENCY_KEY],
         responses={202: OpenApiResponse(LogOutputSerializer, description="Accepted: the new log."),
                    200: OpenApiResponse(LogOutputSerializer, description="A repeated Idempotency-Key: the first log."),
-                   **INVALID})
+                   **INVALID_INPUT})
     def post(self, request: Request) -> Response:
         header = request.headers.get("Idempotency-Key")
         idempotency = IdempotencyKeySerializer(data={} if header is None else {"key": header})
@@ -132,7 +132,7 @@ class NotificationBulkApi(ApiView):
     write_scope = Scope.SEND
 
     @extend_schema(operation_id="notifications_send_bulk", request=BulkSendInputSerializer,
-                   responses={202: BulkSendOutputSerializer, **INVALID},
+                   responses={202: BulkSendOutputSerializer, **INVALID_INPUT},
                    description="One template to many users; each user's preferences apply.")
     def post(self, request: Request) -> Response:
         result = services.notification_send_bulk(**self.body(BulkSendInputSerializer, request),
@@ -172,7 +172,7 @@ class UserExportApi(ApiView):
 
     read_scope = Scope.MANAGE  # personal data in bulk: more than a `read` key may see
 
-    @extend_schema(operation_id="users_export", responses={200: UserExportOutputSerializer, **INVALID},
+    @extend_schema(operation_id="users_export", responses={200: UserExportOutputSerializer, **INVALID_INPUT},
                    description="The user's preferences and contact points, push devices and notification logs.")
     def get(self, request: Request, user_id: int) -> Response:
         return Response(UserExportOutputSerializer(privacy.user_data_export(user_id=user_id)).data)
@@ -183,7 +183,7 @@ class UserEraseApi(ApiView):
 
     write_scope = Scope.MANAGE
 
-    @extend_schema(operation_id="users_erase", request=None, responses={200: UserErasureOutputSerializer, **INVALID},
+    @extend_schema(operation_id="users_erase", request=None, responses={200: UserErasureOutputSerializer, **INVALID_INPUT},
                    description="Deletes preferences, contact points and devices; cancels pending notifications; "
                                "anonymises the logs (user id 0, no recipient or content). Cannot be undone.")
     def post(self, request: Request, user_id: int) -> Response:

@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from preferences_app.models import Device, UserPreference
+from preferences_app.services import validate_user_id
 
 from .models import FINAL_STATUSES, NotificationLog, NotificationStatus
 
@@ -22,15 +23,6 @@ logger = logging.getLogger(__name__)
 # are no longer linked to anyone: user id 0 is never a real user (user ids start at 1).
 ERASED_USER_ID = 0
 CANCELLED_ON_ERASURE = "Cancelled: the user's data was erased."
-USER_ID_MAX = 2**31 - 1
-
-
-def _user_id(user_id: Any) -> int:
-    if isinstance(user_id, bool) or not isinstance(user_id, int) or not 1 <= user_id <= USER_ID_MAX:
-        raise ValidationError({"user_id": f"Must be a whole number from 1 to {USER_ID_MAX}."})
-    return user_id
-
-
 def _iso(value: dt.datetime | dt.time | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -102,7 +94,7 @@ def _log_record(log: NotificationLog) -> dict[str, Any]:
 def user_data_export(*, user_id: int) -> dict[str, Any]:
     """Everything stored about a user, as JSON-ready data: preferences with contact points, push
     devices, and every notification log (oldest first). Raises ValidationError for a bad user id."""
-    user_id = _user_id(user_id)
+    user_id = validate_user_id(user_id)
     preference = UserPreference.objects.filter(user_id=user_id).first()
     preferences = None
     if preference is not None:
@@ -144,7 +136,7 @@ def user_data_erase(*, user_id: int) -> ErasureResult:
     metadata, error text and idempotency key are cleared. Pending logs are cancelled (status
     `suppressed`), since there is no one left to deliver them to. Raises ValidationError.
     """
-    user_id = _user_id(user_id)
+    user_id = validate_user_id(user_id)
     with transaction.atomic():
         _, deleted = UserPreference.objects.filter(user_id=user_id).delete()  # devices go with it (cascade)
         preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)

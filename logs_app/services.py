@@ -26,7 +26,7 @@ from django.utils import timezone
 from notification_channels import registry
 from notifications_project import metrics
 from notification_channels.base import Channel, ChannelError, InvalidRecipient, Message, PermanentError, TransientError
-from preferences_app.models import Device, UserPreference
+from preferences_app.models import Device, UserPreference, is_user_id
 from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
 from templates_app.models import NotificationTemplate, NotificationType
 from templates_app.rendering import RenderedMessage
@@ -253,7 +253,7 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
         raise ValidationError({"user_ids": "Must be a non-empty list of user ids."})
     if len(user_ids) > settings.NOTIFICATION_BULK_MAX_USERS:
         raise ValidationError({"user_ids": f"At most {settings.NOTIFICATION_BULK_MAX_USERS} users per call."})
-    bad = [u for u in user_ids if isinstance(u, bool) or not isinstance(u, int) or not 1 <= u <= 2**31 - 1]
+    bad = [u for u in user_ids if not is_user_id(u)]
     if bad:
         raise ValidationError({"user_ids": f"Not valid user ids: {', '.join(map(str, bad[:5]))}."})
     request = _check_request(template_name=template_name, context=context, channel=channel, send_at=send_at,

@@ -23,6 +23,7 @@ from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
 from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import JSONParser
@@ -86,11 +87,16 @@ def _django_validation_errors(exc: DjangoValidationError) -> dict[str, list[str]
 
 
 @functools.cache
-def _model_label(does_not_exist: type[ObjectDoesNotExist]) -> str:
+def _not_found(does_not_exist: type[ObjectDoesNotExist]) -> str:
     for model in apps.get_models():
         if model.DoesNotExist is does_not_exist:
-            return str(model._meta.verbose_name).capitalize()
-    return "Object"
+            return f"{str(model._meta.verbose_name).capitalize()} not found."
+    return "Not found."
+
+
+def not_found_detail(error: ObjectDoesNotExist) -> str:
+    """"Template not found." and the like: what both doors say for a missing object."""
+    return _not_found(type(error))
 
 
 def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
@@ -111,7 +117,7 @@ def _error_answer(exc: Exception) -> Response | None:
         errors = _flatten(exc.detail)
         code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, ObjectDoesNotExist):
-        return Response(error_body(404, f"{_model_label(type(exc))} not found."), status=404)
+        return Response(error_body(404, not_found_detail(exc)), status=404)
     elif isinstance(exc, Http404):
         return Response(error_body(404, "Not found."), status=404)
     elif isinstance(exc, DjangoPermissionDenied):
@@ -253,6 +259,10 @@ class ErrorSerializer(serializers.Serializer):
     status_code = serializers.IntegerField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
                                    help_text="On 400: the messages per field (unknown fields included).")
+
+
+# The 400 every endpoint that takes input may answer, for the schema.
+INVALID_INPUT = {400: OpenApiResponse(ErrorSerializer, description="Invalid input, with the messages per field.")}
 
 
 # Authentication and scopes ------------------------------------------------------------------

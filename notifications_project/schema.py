@@ -7,7 +7,6 @@ from functools import cached_property
 from typing import Any
 
 import strawberry
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.views.decorators.csrf import csrf_exempt
@@ -27,7 +26,7 @@ from logs_app import schema as logs
 from preferences_app import schema as preferences
 from templates_app import schema as templates
 
-from .api import rate_limit_hit
+from .api import not_found_detail, rate_limit_hit
 
 logger = logging.getLogger(__name__)
 
@@ -155,13 +154,6 @@ def _field_errors(error: ValidationError) -> dict[str, list[str]]:
             for field, messages in error.message_dict.items()}
 
 
-def _not_found_message(error: ObjectDoesNotExist) -> str:
-    for model in apps.get_models():
-        if type(error) is model.DoesNotExist:
-            return f"{str(model._meta.verbose_name).capitalize()} not found."
-    return "Not found."
-
-
 def client_error(error: GraphQLError) -> GraphQLError:
     """The error as the client sees it: a clear message and `extensions.code`, never internals."""
     code = error_code(error)
@@ -172,7 +164,7 @@ def client_error(error: GraphQLError) -> GraphQLError:
         parts = [f"{field}: {' '.join(messages)}" for field, messages in extensions["fieldErrors"].items()]
         message = "Invalid input. " + ("; ".join(parts) if parts else " ".join(original.messages))
     elif code == NOT_FOUND and isinstance(original, ObjectDoesNotExist):
-        message = _not_found_message(original)
+        message = not_found_detail(original)
     elif code == RATE_LIMITED and isinstance(original, RateLimited):
         extensions["retryAfter"] = original.retry_after
     elif code == INTERNAL_SERVER_ERROR:

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from notifications_project.api import (
     ApiView,
+    INVALID_INPUT,
     ErrorSerializer,
     PageQuerySerializer,
     StrictInputSerializer,
@@ -18,7 +19,6 @@ from notifications_project.pagination import paginate
 from . import services
 from .models import DevicePlatform
 
-INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input, with the messages per field.")}
 
 
 class PreferenceOutputSerializer(serializers.Serializer):
@@ -69,20 +69,20 @@ class DeviceInputSerializer(StrictInputSerializer):
 class PreferenceDetailApi(ApiView):
     """A user's channel switches, quiet hours, timezone, email and phone."""
 
-    @extend_schema(operation_id="preferences_retrieve", responses={200: PreferenceOutputSerializer, **INVALID},
+    @extend_schema(operation_id="preferences_retrieve", responses={200: PreferenceOutputSerializer, **INVALID_INPUT},
                    description="The user's preferences; the defaults are created on first read.")
     def get(self, request: Request, user_id: int) -> Response:
         preference = services.preference_get_or_create(user_id=user_id)
         return Response(PreferenceOutputSerializer(preference).data)
 
     @extend_schema(operation_id="preferences_update", request=PreferenceInputSerializer,
-                   responses={200: PreferenceOutputSerializer, **INVALID},
+                   responses={200: PreferenceOutputSerializer, **INVALID_INPUT},
                    description="Replace the preferences; omitted fields take the defaults.")
     def put(self, request: Request, user_id: int) -> Response:
         return self._update(request, user_id, partial=False)
 
     @extend_schema(operation_id="preferences_partial_update", request=PreferenceInputSerializer,
-                   responses={200: PreferenceOutputSerializer, **INVALID})
+                   responses={200: PreferenceOutputSerializer, **INVALID_INPUT})
     def patch(self, request: Request, user_id: int) -> Response:
         return self._update(request, user_id, partial=True)
 
@@ -96,14 +96,14 @@ class DeviceListCreateApi(ApiView):
     """A user's push devices: list and register."""
 
     @extend_schema(operation_id="preferences_devices_list", parameters=[PageQuerySerializer],
-                   responses={200: paginated(DeviceOutputSerializer), **INVALID})
+                   responses={200: paginated(DeviceOutputSerializer), **INVALID_INPUT})
     def get(self, request: Request, user_id: int) -> Response:
         query = self.query(PageQuerySerializer, request)
         devices = services.device_list(user_id=user_id)
         return page_response(paginate(devices, page=query["page"], size=query["size"]), DeviceOutputSerializer)
 
     @extend_schema(operation_id="preferences_devices_create", request=DeviceInputSerializer,
-                   responses={201: DeviceOutputSerializer, **INVALID},
+                   responses={201: DeviceOutputSerializer, **INVALID_INPUT},
                    description="Register a push token (or re-activate it); a token moves from another user.")
     def post(self, request: Request, user_id: int) -> Response:
         device = services.device_add(user_id=user_id, **self.body(DeviceInputSerializer, request))

@@ -14,6 +14,14 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA timezone name (such as 'Europe/Berlin').") from None
 
 
+# User ids are the calling system's; the seed stores them as INTEGER, and 0 marks an erased user.
+USER_ID_MAX = 2**31 - 1
+
+
+def is_user_id(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= USER_ID_MAX
+
+
 class UserPreference(models.Model):
     """One row per user (created with defaults on first read): what they accept, when, and where."""
 

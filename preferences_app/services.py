@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from .models import Device, UserPreference
+from .models import USER_ID_MAX, Device, UserPreference, is_user_id
 from .selectors import preference_cached, preference_remember
 
 UPDATABLE_FIELDS = (
@@ -17,9 +17,10 @@ UPDATABLE_FIELDS = (
 )
 
 
-def _validate_user_id(user_id: Any) -> int:
-    if isinstance(user_id, bool) or not isinstance(user_id, int) or not 1 <= user_id <= 2**31 - 1:
-        raise ValidationError({"user_id": "Must be a whole number from 1 to 2147483647."})
+def validate_user_id(user_id: Any) -> int:
+    """The user id itself, if it is one. Raises ValidationError under "user_id"."""
+    if not is_user_id(user_id):
+        raise ValidationError({"user_id": f"Must be a whole number from 1 to {USER_ID_MAX}."})
     return user_id
 
 
@@ -28,7 +29,7 @@ def preference_get_or_create(*, user_id: int) -> UserPreference:
 
     Read through the shared cache, which every save and delete of the row clears.
     """
-    user_id = _validate_user_id(user_id)
+    user_id = validate_user_id(user_id)
     preference = preference_cached(user_id=user_id)
     if preference is not None:
         return preference
@@ -129,4 +130,4 @@ def device_deactivate(*, platform: str, token: str) -> int:
 
 def device_list(*, user_id: int) -> QuerySet[Device]:
     """The user's push devices, newest first, inactive ones included (the REST API's devices list)."""
-    return Device.objects.filter(preference__user_id=_validate_user_id(user_id)).order_by("-created_at", "-id")
+    return Device.objects.filter(preference__user_id=validate_user_id(user_id)).order_by("-created_at", "-id")

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from notifications_project.api import (
     ApiView,
+    INVALID_INPUT,
     ErrorSerializer,
     JSONValueField,
     PageQuerySerializer,
@@ -20,7 +21,6 @@ from . import selectors, services
 from .models import NotificationType
 
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No template with this id.")}
-INVALID = {400: OpenApiResponse(ErrorSerializer, description="Invalid input, with the messages per field.")}
 
 VARIABLES_HELP = ("The placeholders the text uses: an object of name -> example value, or a list of names. "
                   "Omitted or null: derived from the text.")
@@ -75,14 +75,14 @@ class TemplateListCreateApi(ApiView):
     """Templates: list (filter by type, search by name) and create."""
 
     @extend_schema(operation_id="templates_list", parameters=[TemplateListQuerySerializer],
-                   responses={200: paginated(TemplateOutputSerializer), **INVALID})
+                   responses={200: paginated(TemplateOutputSerializer), **INVALID_INPUT})
     def get(self, request: Request) -> Response:
         query = self.query(TemplateListQuerySerializer, request)
         templates = selectors.template_list(type=query.get("type"), search=query.get("search"))
         return page_response(paginate(templates, page=query["page"], size=query["size"]), TemplateOutputSerializer)
 
     @extend_schema(operation_id="templates_create", request=TemplateInputSerializer,
-                   responses={201: TemplateOutputSerializer, **INVALID})
+                   responses={201: TemplateOutputSerializer, **INVALID_INPUT})
     def post(self, request: Request) -> Response:
         template = services.template_create(**self.body(TemplateInputSerializer, request),
                                             created_by=_updated_by(request))
@@ -97,13 +97,13 @@ class TemplateDetailApi(ApiView):
         return Response(TemplateOutputSerializer(selectors.template_get(id=template_id)).data)
 
     @extend_schema(operation_id="templates_update", request=TemplateInputSerializer,
-                   responses={200: TemplateOutputSerializer, **INVALID, **NOT_FOUND},
+                   responses={200: TemplateOutputSerializer, **INVALID_INPUT, **NOT_FOUND},
                    description="Replace the template; omitted optional fields take their defaults.")
     def put(self, request: Request, template_id: int) -> Response:
         return self._update(request, template_id, partial=False)
 
     @extend_schema(operation_id="templates_partial_update", request=TemplateInputSerializer,
-                   responses={200: TemplateOutputSerializer, **INVALID, **NOT_FOUND},
+                   responses={200: TemplateOutputSerializer, **INVALID_INPUT, **NOT_FOUND},
                    description="Change some fields; a change of the text makes a new version.")
     def patch(self, request: Request, template_id: int) -> Response:
         return self._update(request, template_id, partial=True)
@@ -124,7 +124,7 @@ class TemplateVersionListApi(ApiView):
     """A template's kept versions, newest first."""
 
     @extend_schema(operation_id="templates_versions_list", parameters=[PageQuerySerializer],
-                   responses={200: paginated(TemplateVersionOutputSerializer), **INVALID, **NOT_FOUND})
+                   responses={200: paginated(TemplateVersionOutputSerializer), **INVALID_INPUT, **NOT_FOUND})
     def get(self, request: Request, template_id: int) -> Response:
         query = self.query(PageQuerySerializer, request)
         versions = selectors.template_version_list(template=selectors.template_get(id=template_id))
