@@ -5,6 +5,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
+from phonenumber_field.phonenumber import PhoneNumber
 
 
 def validate_timezone(value: str) -> None:
@@ -54,6 +55,15 @@ class UserPreference(models.Model):
 
     def channel_enabled(self, channel: str) -> bool:
         return getattr(self, f"{channel}_enabled")
+
+    @property
+    def phone_e164(self) -> str:
+        """The number on file as E.164, or "" (str() of the number would check its validity first, which
+        costs more than a whole cached read of the row; numbers are checked when they are saved)."""
+        phone = self.phone_number
+        if not isinstance(phone, PhoneNumber):
+            return ""
+        return phone.as_e164 if phone.country_code else phone.raw_input
 
 
 class DevicePlatform(models.TextChoices):

@@ -7,12 +7,15 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from phonenumber_field.phonenumber import PhoneNumber
+
 from .models import UserPreference
 
 PREFERENCE_CACHE_SECONDS = 300
 _FIELDS = tuple(field.attname for field in UserPreference._meta.concrete_fields)
 # The field list is part of the key, so a deploy that changes the table never reads an old entry.
-_KEY_PREFIX = f"preference:{hashlib.sha1(','.join(_FIELDS).encode()).hexdigest()[:8]}:"
+_KEY_PREFIX = f"preference:2:{hashlib.sha1(','.join(_FIELDS).encode()).hexdigest()[:8]}:"
+_PHONE = _FIELDS.index("phone_number")
 
 
 def _key(user_id: int) -> str:
@@ -22,13 +25,21 @@ def _key(user_id: int) -> str:
 def preference_cached(*, user_id: int) -> UserPreference | None:
     """The user's preferences from the shared cache, or None when they are not cached."""
     values = cache.get(_key(user_id))
-    return UserPreference.from_db(DEFAULT_DB_ALIAS, _FIELDS, values) if values is not None else None
+    if values is None:
+        return None
+    # The number is kept parsed: parsing E.164 again costs more than the rest of a cached read.
+    phone = values[_PHONE]
+    values[_PHONE] = PhoneNumber(raw_input=phone[0], country_code=phone[1], national_number=phone[2],
+                                 italian_leading_zero=phone[3], number_of_leading_zeros=phone[4]) if phone else ""
+    return UserPreference.from_db(DEFAULT_DB_ALIAS, _FIELDS, values)
 
 
 def preference_remember(preference: UserPreference) -> None:
     """Keep a row just read from the database in the shared cache."""
     values = [getattr(preference, field) for field in _FIELDS]
-    values[_FIELDS.index("phone_number")] = str(preference.phone_number or "")
+    phone = preference.phone_number
+    values[_PHONE] = (phone.as_e164, phone.country_code, phone.national_number, phone.italian_leading_zero,
+                      phone.number_of_leading_zeros) if isinstance(phone, PhoneNumber) and phone.country_code else None
     cache.set(_key(preference.user_id), values, PREFERENCE_CACHE_SECONDS)
 
 
