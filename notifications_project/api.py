@@ -5,7 +5,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -236,9 +236,10 @@ class PageQuerySerializer(serializers.Serializer):
                                     help_text=f"Items per page, at most {MAX_PAGE_SIZE}.")
 
 
-def page_response(page: Page, output: type[serializers.Serializer]) -> Response:
-    return Response({"items": output(page.items, many=True).data, "total": page.total, "page": page.page,
-                     "size": page.size, "pages": page.pages})
+def page_response(page: Page, output: type[serializers.Serializer] | Callable[[Any], dict[str, Any]]) -> Response:
+    """A page in the list envelope; `output` is the items' serializer, or a function giving an item's data."""
+    items = output(page.items, many=True).data if isinstance(output, type) else [output(item) for item in page.items]
+    return Response({"items": items, "total": page.total, "page": page.page, "size": page.size, "pages": page.pages})
 
 
 @functools.cache

@@ -125,3 +125,20 @@ def test_retrieve_one_log_and_404(api, template):
     missing = api.get("/api/v1/notifications/987654/")
     assert missing.status_code == 404 and missing.json() == {"detail": "Notification log not found.",
                                                              "status_code": 404}
+
+
+@pytest.mark.parametrize("fields", [
+    {},
+    {"template": None, "template_name": "gone", "template_version": None, "status": "sent", "provider": "twilio",
+     "provider_message_id": "SM1", "attempts": 2, "error_message": "Attempt 1 failed: HTTP 503",
+     "notification_metadata": {"segments": 2, "status": "queued"}, "idempotency_key": "order-7",
+     "batch_id": "6f1c8a52-1d0e-4d58-9a8e-0c3a2b9f4e11", "scheduled_for": dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),
+     "sent_at": dt.datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=dt.UTC),
+     "delivered_at": dt.datetime(2026, 3, 29, 1, 31, tzinfo=dt.UTC)},
+])
+def test_answers_match_the_documented_log_schema(fields):
+    from logs_app.api import LogOutputSerializer, log_data
+
+    log = factories.NotificationLogFactory(**fields)
+    log.refresh_from_db()
+    assert log_data(log) == LogOutputSerializer(log).data
