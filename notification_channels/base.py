@@ -155,6 +155,9 @@ class Provider:
         """Read the provider's acceptance into a ``DeliveryResult``."""
         raise NotImplementedError
 
+    def open(self) -> None:
+        """Prepare what sends reuse (an HTTP client, say) ahead of the first send; optional."""
+
     def close(self) -> None:
         """Release pooled connections; the provider may be used again afterwards."""
 

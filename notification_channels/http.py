@@ -71,6 +71,9 @@ class HTTPProvider(Provider):
             **kwargs,
         )
 
+    def open(self) -> None:
+        self.client  # noqa: B018  (builds it: an SSL context and a connection pool)
+
     def call(self, payload: Any, message: Message) -> httpx.Response:
         request = self.request_for(payload, message)
         try:

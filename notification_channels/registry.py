@@ -101,6 +101,18 @@ def deliver(message: Message) -> DeliveryResult:
     return adapter_for(message.channel).send(message)
 
 
+def open_all() -> None:
+    """Build every channel's providers and open their clients now (a worker process at start), so that
+    the first delivery does not pay for it; a provider that cannot be built is left to fail at send time,
+    where its error is recorded on the log (``manage.py check`` reports it before that)."""
+    for channel in ADAPTERS:
+        try:
+            for provider in providers_for(channel):
+                provider.open()
+        except ImproperlyConfigured:
+            continue
+
+
 def close() -> None:
     """Close every provider's pooled connections and forget the providers (worker shutdown, tests)."""
     with _lock:

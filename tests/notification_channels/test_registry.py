@@ -36,6 +36,18 @@ class TestProvidersFor:
             assert [type(p) for p in first] == [ConsoleSMSProvider]
             assert registry.providers_for("sms")[0] is first[0]
 
+    def test_open_all_builds_the_http_clients_before_the_first_send(self, fake_twilio: FakeTwilio) -> None:
+        twilio = {"BACKEND": "notification_channels.sms.TwilioSMSProvider", "OPTIONS": fake_twilio.provider_options()}
+        broken = {"BACKEND": "notification_channels.push.NoSuchProvider"}
+        with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[twilio], push=[broken])):
+            registry.open_all()  # the broken push channel is left to fail when a push is sent
+            (provider,) = registry.providers_for(Channel.SMS)
+            client = provider._client
+            assert client is not None and not client.is_closed
+            assert registry.deliver(sms()).provider == "twilio" and provider._client is client
+            with pytest.raises(ImproperlyConfigured):
+                registry.providers_for(Channel.PUSH)
+
     def test_override_settings_rebuilds(self) -> None:
         with override_settings(NOTIFICATION_PROVIDERS=providers(sms=[{"BACKEND": "notification_channels.sms.ConsoleSMSProvider"}])):
             before = registry.providers_for(Channel.SMS)[0]
