@@ -41,6 +41,7 @@ CONTEXT = {"product": "Acme", "code": "123456"}
 USERS = 100_000  # preferences with phone numbers; the bulk run sends to all of them
 ACCEPT_USERS = 1000  # the accept run cycles over these
 READ_USER = 1
+ACCEPT_ROUNDS = 5  # the accept time is split into this many alternating rounds of baseline and ours
 BIG = "1000000000"  # rate limits out of the way (the middleware still runs and counts)
 
 
@@ -123,8 +124,31 @@ def wrk(url: str, *, seconds: int, method: str = "GET", body: str | None = None,
     errors = sum(result[k] for k in result if k.startswith("errors_"))
     return {"rps": round((result["requests"] - errors) / seconds_run, 1), "requests": result["requests"],
             "errors": errors, "p50_ms": result["p50_us"] / 1000, "p95_ms": result["p95_us"] / 1000,
-            "p99_ms": result["p99_us"] / 1000, "seconds": round(seconds_run, 1), "connections": connections,
+            "p99_ms": result["p99_us"] / 1000, "seconds": seconds_run, "connections": connections,
             "rate_asked": rate or None}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds of one side as one figure: rate over the summed time, median latencies, CPU per request."""
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    requests, errors = sum(r["requests"] for r in runs), sum(r["errors"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    return {"rps": round((requests - errors) / seconds, 1), "requests": requests, "errors": errors,
+            "seconds": round(seconds, 1), "connections": runs[0]["connections"], "rounds": len(runs),
+            **{f"p{p}_ms": median([r[f"p{p}_ms"] for r in runs]) for p in (50, 95, 99)},
+            "cpu_ms_per_request": round(sum(r["cpu_ms_per_request"] * r["requests"] for r in runs) / max(1, requests), 2)}
 
 
 class PySpy:
@@ -303,18 +327,31 @@ def main() -> int:
             '"user_id": 0', '"user_id": {user}')
 
         if "accept" not in skip:
+            # A running service has its users' preferences in the shared cache; so does the measured one.
+            from preferences_app.services import preference_get_or_create
+
+            for user_id in range(1, ACCEPT_USERS + 1):
+                preference_get_or_create(user_id=user_id)
             # Warm both paths in every worker (imports, connections, compiled templates) before measuring.
             wrk(f"{web}/bench/baseline/", seconds=2, method="POST", body=body)
             wrk(f"{web}/api/v1/notifications/", seconds=2, method="POST", body=body, key=key)
-            baseline = wrk(f"{web}/bench/baseline/", seconds=accept_seconds, method="POST", body=body)
-            web_workers = children(gunicorn.pid)
-            if web_workers:
-                spy.record(web_workers[0], "accept-web", min(20, accept_seconds))
-            ours = wrk(f"{web}/api/v1/notifications/", seconds=accept_seconds, method="POST", body=body, key=key)
+            # The machine is shared: alternate short rounds of baseline and ours, so a slow spell hits both.
+            workers = children(gunicorn.pid)
+            if workers:
+                spy.record(workers[0], "accept-web", min(20, accept_seconds))
+            rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "ours": []}
+            for _ in range(ACCEPT_ROUNDS):
+                for side, url, key_used in (("baseline", f"{web}/bench/baseline/", ""),
+                                            ("ours", f"{web}/api/v1/notifications/", key)):
+                    cpu = cpu_seconds(workers)
+                    run = wrk(url, seconds=accept_seconds // ACCEPT_ROUNDS, method="POST", body=body, key=key_used)
+                    run["cpu_ms_per_request"] = (cpu_seconds(workers) - cpu) * 1000 / max(1, run["requests"])
+                    rounds[side].append(run)
+            baseline, ours = combine(rounds["baseline"]), combine(rounds["ours"])
             spy.wait()
             half = wrk(f"{web}/api/v1/notifications/", seconds=accept_seconds, method="POST", body=body, key=key,
                        rate=round(ours["rps"] / 2))
-            results["accept"] = {"baseline": baseline, "ours": ours, "half_peak": half,
+            results["accept"] = {"baseline": baseline, "ours": ours, "half_peak": half, "rounds": rounds,
                                  "fraction": round(ours["rps"] / baseline["rps"], 3)}
 
         if "reads" not in skip:
@@ -423,7 +460,9 @@ def table(results: dict[str, Any]) -> str:
         rows += [
             ("accept, req/s (c=%d)" % a["ours"]["connections"], f"{a['ours']['rps']:.0f}",
              f"{a['baseline']['rps']:.0f} bare view", f"{a['fraction']:.0%}", ">= 50%"),
-            ("accept p50/p95/p99 ms at peak", _lat(a["ours"]), _lat(a["baseline"]), "", ""),
+            ("accept p50/p95/p99 ms at peak (median round)", _lat(a["ours"]), _lat(a["baseline"]), "", ""),
+            ("accept web CPU ms per request", f"{a['ours']['cpu_ms_per_request']:.2f}",
+             f"{a['baseline']['cpu_ms_per_request']:.2f}", f"{a['baseline']['cpu_ms_per_request'] / a['ours']['cpu_ms_per_request']:.0%}", ""),
             ("accept p99 ms at half peak (%.0f req/s)" % a["half_peak"]["rps"], f"{a['half_peak']['p99_ms']:.1f}",
              "", "", "< 50 ms"),
             ("accept errors (peak + half)", str(a["ours"]["errors"] + a["half_peak"]["errors"]),

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from notification_channels import registry
 from notifications_project import metrics
+from notifications_project.logging import get_request_id, request_id_bound
 from notification_channels.base import Channel, ChannelError, InvalidRecipient, Message, PermanentError, TransientError
 from preferences_app.models import Device, UserPreference, is_user_id
 from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
@@ -34,6 +35,7 @@ from templates_app.selectors import template_get_by_name
 from templates_app.services import template_render
 
 from .models import NotificationLog, NotificationStatus, Priority
+from .publisher import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ def _contact(preference: UserPreference, channel: str) -> str:
     if channel == NotificationType.EMAIL:
         return preference.email
     if channel == NotificationType.SMS:
-        return str(preference.phone_number or "")
+        return preference.phone_e164
     return ""
 
 
@@ -211,7 +213,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
                 log.queued_at = now
             log.save()
             if log.queued_at:
-                transaction.on_commit(lambda: enqueue([log.pk]))
+                transaction.on_commit(lambda: enqueue_soon(log.pk))
     except IntegrityError:
         # The same idempotency key arrived twice at once; the other request's log stands.
         earlier = NotificationLog.objects.filter(client=client, idempotency_key=idempotency_key).first()
@@ -352,17 +354,51 @@ def enqueue_batch(*, batch_id: uuid.UUID | str) -> None:
 # Queueing -------------------------------------------------------------------------------------
 
 
-def enqueue(log_ids: Iterable[int], *, countdown: float | None = None) -> None:
+def enqueue(log_ids: Iterable[int], *, countdown: float | None = None,
+            request_ids: Mapping[int, str] | None = None) -> None:
     """Hand logs to the delivery task in batches. A broker outage is logged, not raised:
-    the logs are committed, and the sweep queues them again once the broker is back."""
+    the logs are committed, and the sweep queues them again once the broker is back.
+
+    `request_ids` names the API request behind each log, for the worker's log lines about it
+    (the task message carries them in its `request_ids` header).
+    """
     from .tasks import deliver_logs
 
     for batch in _chunks(log_ids, settings.NOTIFICATION_TASK_BATCH_SIZE):
+        options: dict[str, Any] = {"countdown": countdown}
+        if request_ids:
+            options["headers"] = {"request_ids": {str(i): request_ids[i] for i in batch if i in request_ids}}
         try:
-            deliver_logs.apply_async(args=[batch], countdown=countdown)
+            deliver_logs.apply_async(args=[batch], **options)
         except Exception as err:  # kombu raises several types; every one means "not queued now"
             logger.warning("could not queue notifications; the sweep will retry",
                            extra={"log_ids": batch[:10], "count": len(batch), "error": type(err).__name__})
+
+
+def _publish_linger_seconds() -> float:
+    return max(0, settings.NOTIFICATION_PUBLISH_LINGER_MS) / 1000
+
+
+def _publish_accepted(accepted: list[tuple[int, str | None]]) -> None:
+    """Queue (log id, request id) pairs from the publisher thread. When they all came from one request,
+    the task carries that request's id as its own, as if the request had queued it."""
+    request_ids = {log_id: request_id for log_id, request_id in accepted if request_id}
+    shared = set(request_ids.values())
+    one_request = shared.pop() if len(shared) == 1 and len(request_ids) == len(accepted) else None
+    with request_id_bound(one_request):
+        enqueue([log_id for log_id, _ in accepted], request_ids=request_ids)
+
+
+_publisher = Publisher(_publish_accepted, linger_seconds=_publish_linger_seconds)
+
+
+def enqueue_soon(log_id: int) -> None:
+    """Queue one committed log: through this process's publisher thread, which batches what arrives
+    together (see logs_app/publisher.py), or at once when tasks run in process."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        enqueue([log_id])
+    else:
+        _publisher.add((log_id, get_request_id()))
 
 
 def _due(now: dt.datetime) -> Q:
@@ -550,7 +586,7 @@ def deliver_one(log: NotificationLog, *, sent: list[NotificationLog] | None = No
     return NotificationStatus.SENT
 
 
-def _record_sent(logs: list[NotificationLog]) -> None:
+def _record_sent(logs: list[NotificationLog], request_ids: Mapping[str, str] | None = None) -> None:
     """Write the `sent` outcomes of delivered logs in one UPDATE; a log that is no longer pending
     (a receipt or another worker moved it on) keeps its state.
 
@@ -573,7 +609,9 @@ def _record_sent(logs: list[NotificationLog]) -> None:
     _write_retrying(sql, [*params, NotificationStatus.SENT, NotificationStatus.PENDING])
     for log in logs:
         metrics.notification_sent(channel=log.type, provider=log.provider, accepted_at=log.created_at)
-        logger.info("notification sent", extra={"log_id": log.pk, "provider": log.provider, "attempts": log.attempts})
+        with request_id_bound((request_ids or {}).get(str(log.pk))):
+            logger.info("notification sent", extra={"log_id": log.pk, "provider": log.provider,
+                                                    "attempts": log.attempts})
 
 
 # After a provider accepted a message, a lost database connection is retried this long (seconds)
@@ -607,7 +645,7 @@ def _lease_margin() -> dt.timedelta:
     return dt.timedelta(seconds=settings.NOTIFICATION_LEASE_MARGIN_SECONDS)
 
 
-def deliver_logs(log_ids: list[int]) -> dict[str, int]:
+def deliver_logs(log_ids: list[int], *, request_ids: Mapping[str, str] | None = None) -> dict[str, int]:
     """Claim and deliver the due logs among `log_ids` (the delivery task's body); counts by outcome.
 
     The claim is one short statement; then each message goes out through the process's pooled
@@ -616,7 +654,9 @@ def deliver_logs(log_ids: list[int]) -> dict[str, int]:
     again once their lease runs out). A send only starts while the lease has at least
     NOTIFICATION_LEASE_MARGIN_SECONDS left; otherwise the sends in hand are written and the rest
     of the batch is released for another task, so no log is sent by two workers at once.
+    Each log's lines carry the id of the request that accepted it, where `request_ids` names one.
     """
+    request_ids = request_ids or {}
     outcomes: dict[str, int] = {}
     sent: list[NotificationLog] = []
     margin = _lease_margin()
@@ -624,18 +664,19 @@ def deliver_logs(log_ids: list[int]) -> dict[str, int]:
         claimed = _claim(list(log_ids), timezone.now())
         for index, log in enumerate(claimed):
             if timezone.now() + margin > log.lease_expires_at:
-                _record_sent(sent)
+                _record_sent(sent, request_ids)
                 sent = []
                 _release(claimed[index:])
                 outcomes["released"] = len(claimed) - index
                 break
-            status = deliver_one(log, sent=sent)
+            with request_id_bound(request_ids.get(str(log.pk))):
+                status = deliver_one(log, sent=sent)
             outcomes[status] = outcomes.get(status, 0) + 1
             if len(sent) >= SENT_WRITE_EVERY:
-                _record_sent(sent)
+                _record_sent(sent, request_ids)
                 sent = []
     finally:
-        _record_sent(sent)
+        _record_sent(sent, request_ids)
     return outcomes
 
 

@@ -1,17 +1,21 @@
 """Celery tasks: thin wrappers around the pipeline's services."""
 
 from celery import shared_task
-from celery.signals import worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown
 
 from notification_channels import registry
 
 from . import services
 
 
-@shared_task(name="logs_app.tasks.deliver_logs", ignore_result=True)
-def deliver_logs(log_ids: list[int]) -> dict[str, int]:
-    """Deliver the due logs among `log_ids`; already-finished or claimed ones are skipped."""
-    return services.deliver_logs(log_ids)
+@shared_task(name="logs_app.tasks.deliver_logs", ignore_result=True, bind=True)
+def deliver_logs(self, log_ids: list[int]) -> dict[str, int]:
+    """Deliver the due logs among `log_ids`; already-finished or claimed ones are skipped.
+
+    The message's `request_ids` header (log id -> request id) puts each log's lines under its request.
+    """
+    request_ids = getattr(self.request, "request_ids", None)
+    return services.deliver_logs(log_ids, request_ids=request_ids if isinstance(request_ids, dict) else None)
 
 
 @shared_task(name="logs_app.tasks.enqueue_batch", ignore_result=True)
@@ -24,6 +28,11 @@ def enqueue_batch(batch_id: str) -> None:
 def sweep_due() -> int:
     """Queue scheduled, deferred, retrying and orphaned pending logs whose time has come."""
     return services.sweep_due()
+
+
+@worker_process_init.connect
+def _open_provider_connections(**kwargs) -> None:
+    registry.open_all()
 
 
 @worker_process_shutdown.connect

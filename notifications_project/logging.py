@@ -1,5 +1,6 @@
 """Structured logs: JSON lines, a request id on every line, and the id carried into Celery tasks."""
 
+import contextlib
 import contextvars
 import datetime as dt
 import json
@@ -7,6 +8,7 @@ import logging
 import re
 import traceback
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -48,6 +50,19 @@ def bind_request_id(value: str | None) -> contextvars.Token:
 
 def reset_request_id(token: contextvars.Token) -> None:
     _request_id.reset(token)
+
+
+@contextlib.contextmanager
+def request_id_bound(value: str | None) -> Iterator[None]:
+    """Within the block, `value` (when there is one) is the current request id."""
+    if not value:
+        yield
+        return
+    token = _request_id.set(value)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
 
 
 class RequestIdFilter(logging.Filter):

@@ -53,3 +53,29 @@ def test_the_worker_logs_the_delivery_under_the_request_id(user, make_client, js
     assert task_lines and all(entry["request_id"] == "trace-worker-1" for entry in task_lines)
     assert fake_twilio.requests[0].form["Body"] == "Your code is 4711."
     assert "Your code is" not in json_worker.read_text()  # the message itself never reaches the log
+
+
+def test_sends_queued_together_keep_their_own_request_ids(user, make_client, json_worker, settings):
+    settings.NOTIFICATION_PUBLISH_LINGER_MS = 1000  # the second and third send share one task message
+    client = make_client()
+
+    def send(request_id: str) -> int:
+        response = client.post("/api/v1/notifications/", {"user_id": 1001, "template_name": "code_sms",
+                                                          "context": CONTEXT},
+                               format="json", HTTP_X_REQUEST_ID=request_id)
+        assert response.status_code == 202
+        return response.json()["id"]
+
+    first = send("trace-first")
+    assert wait_for(lambda: NotificationLog.objects.filter(pk=first, status="sent").exists())
+    together = {send("trace-b"): "trace-b", send("trace-c"): "trace-c"}
+    assert wait_for(lambda: NotificationLog.objects.filter(pk__in=together, status="sent").count() == 2)
+
+    def sent_lines() -> dict[int, str]:
+        return {line["log_id"]: line["request_id"] for line in json_lines(json_worker)
+                if line["message"] == "notification sent" and line.get("log_id") in together}
+
+    assert wait_for(lambda: len(sent_lines()) == 2, timeout=10)
+    assert sent_lines() == together
+    received = [line["data"]["args"] for line in json_lines(json_worker) if line["message"].endswith(" received")]
+    assert str([sorted(together)]) in received  # one task carried both
