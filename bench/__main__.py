@@ -249,6 +249,15 @@ def graphql_body(size: int = 50) -> str:
     return json.dumps({"query": query, "variables": {"u": READ_USER, "p": {"page": 1, "size": size}}})
 
 
+def settle_database() -> None:
+    """VACUUM ANALYZE the log table between phases: the rows one phase wrote must not draw autovacuum
+    into the next phase's measurement."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) notification_logs")
+
+
 def sql_batch_insert(rows: int) -> float:
     """The database's own rate: the same rows in one INSERT ... SELECT (then removed)."""
     from django.db import connection, transaction
@@ -366,6 +375,7 @@ def main() -> int:
 
         redis.Redis.from_url(BROKER_URL).flushdb()
         if "delivery" not in skip:
+            settle_database()
             worker = processes.start(
                 [PYTHON, "-m", "celery", "-A", "notifications_project", "worker", "--concurrency",
                  str(CELERY_CONCURRENCY), "--pool", "prefork", "--without-heartbeat", "--without-mingle",
@@ -401,6 +411,7 @@ def main() -> int:
             processes.stop(worker)
 
         if "bulk" not in skip:
+            settle_database()
             # Workers are stopped: the bulk run measures accepting and committing, not delivering.
             web_workers = children(gunicorn.pid)
             peak = {pid: rss_mib(pid) for pid in web_workers}

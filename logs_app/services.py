@@ -238,6 +238,16 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 BULK_CHUNK = 2000
+
+
+def _each_once(user_ids: list[int]) -> Iterator[int]:
+    """The ids in ascending order, each once: a sorted copy costs a fifth of the memory of a set or a
+    dict of 100,000 ids (and the logs come out in user order, which their indexes like)."""
+    previous = None
+    for user_id in sorted(user_ids):
+        if user_id != previous:
+            yield user_id
+        previous = user_id
 # Delivered logs are marked `sent` together, this many at a time (see deliver_logs).
 SENT_WRITE_EVERY = 20
 
@@ -282,7 +292,7 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
     fields = ("user_id", f"{kind}_enabled", "email", "phone", "quiet_hours_start", "quiet_hours_end", "timezone")
     stored = UserPreference.objects.annotate(phone=Cast("phone_number", output_field=CharField()))
     with transaction.atomic():
-        for chunk in _chunks(dict.fromkeys(user_ids), BULK_CHUNK):
+        for chunk in _chunks(_each_once(user_ids), BULK_CHUNK):
             # Plain tuples, not model instances: a chunk at a time, so memory stays flat whatever the count.
             preferences = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
             with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)

@@ -99,6 +99,31 @@ def test_bulk_send_refuses_bad_user_ids(api, template):
     assert empty.status_code == 400 and "user_ids" in empty.json()["errors"]
 
 
+@pytest.mark.parametrize("user_ids", [[1, "2"], [1, 2.5], [1, True], [1, None], [1, 2**31]])
+def test_bulk_user_ids_must_be_whole_numbers_in_range(api, template, user_ids):
+    response = api.post("/api/v1/notifications/bulk/", {"user_ids": user_ids, "template_name": template.name},
+                        format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"user_ids.1": ["Must be a user id: a whole number from 1 to 2147483647."]}
+
+
+def test_bulk_names_at_most_ten_bad_user_ids(api, template):
+    response = api.post("/api/v1/notifications/bulk/", {"user_ids": [0] * 50, "template_name": template.name},
+                        format="json")
+    assert response.status_code == 400
+    assert sorted(response.json()["errors"]) == sorted(f"user_ids.{i}" for i in range(10))
+
+
+def test_bulk_sends_once_to_a_user_named_twice(api, template):
+    for user_id in (1, 2):
+        factories.UserPreferenceFactory(user_id=user_id)
+    response = api.post("/api/v1/notifications/bulk/", {"user_ids": [2, 1, 2, 1, 2], "template_name": template.name,
+                                                       "context": {"first_name": "Ada", "code": "1"}}, format="json")
+    assert response.status_code == 202 and response.json()["accepted"] == 2
+    logs = NotificationLog.objects.filter(batch_id=response.json()["batch_id"])
+    assert sorted(logs.values_list("user_id", flat=True)) == [1, 2]
+
+
 def test_list_filters_logs(api, template):
     old = factories.NotificationLogFactory(user_id=1, template=template, status="sent")
     NotificationLog.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=3))
