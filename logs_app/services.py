@@ -25,13 +25,15 @@ from django.utils import timezone
 
 from notification_channels import registry
 from notifications_project import metrics
+from notifications_project.cache import prefetched
 from notifications_project.logging import get_request_id, request_id_bound
 from notification_channels.base import Channel, ChannelError, InvalidRecipient, Message, PermanentError, TransientError
 from preferences_app.models import Device, UserPreference, is_user_id
+from preferences_app.selectors import preference_cache_key
 from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
 from templates_app.models import NotificationTemplate, NotificationType
 from templates_app.rendering import RenderedMessage
-from templates_app.selectors import template_get_by_name
+from templates_app.selectors import template_cache_key, template_get_by_name
 from templates_app.services import template_render
 
 from .models import NotificationLog, NotificationStatus, Priority
@@ -162,6 +164,11 @@ def _suppression(preference: UserPreference, channel: str) -> str | None:
     return None
 
 
+def _send_cache_keys(*, template_name: Any, user_id: Any) -> list[str]:
+    keys = [template_cache_key(template_name)] if isinstance(template_name, str) and template_name else []
+    return keys + [preference_cache_key(user_id)] if is_user_id(user_id) else keys
+
+
 def notification_send(*, user_id: int, template_name: str, context: dict | None = None, channel: str | None = None,
                       recipient: str | None = None, idempotency_key: str | None = None, client: str = "",
                       send_at: dt.datetime | None = None, priority: str = Priority.NORMAL,
@@ -180,9 +187,11 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         earlier = NotificationLog.objects.filter(client=client, idempotency_key=idempotency_key).first()
         if earlier:
             return earlier, False
-    request = _check_request(template_name=template_name, context=context, channel=channel, send_at=send_at,
-                             priority=priority, client=client)
-    preference = preference_get_or_create(user_id=user_id)
+    # The template and the user's preferences come from the shared cache in one round trip.
+    with prefetched(_send_cache_keys(template_name=template_name, user_id=user_id)):
+        request = _check_request(template_name=template_name, context=context, channel=channel, send_at=send_at,
+                                 priority=priority, client=client)
+        preference = preference_get_or_create(user_id=user_id)
     now = timezone.now()
     log = NotificationLog(
         user_id=user_id, template=request.template, template_name=request.template.name,

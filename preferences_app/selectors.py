@@ -6,8 +6,9 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-
 from phonenumber_field.phonenumber import PhoneNumber
+
+from notifications_project.cache import cached
 
 from .models import UserPreference
 
@@ -18,13 +19,13 @@ _KEY_PREFIX = f"preference:2:{hashlib.sha1(','.join(_FIELDS).encode()).hexdigest
 _PHONE = _FIELDS.index("phone_number")
 
 
-def _key(user_id: int) -> str:
+def preference_cache_key(user_id: int) -> str:
     return f"{_KEY_PREFIX}{user_id}"
 
 
 def preference_cached(*, user_id: int) -> UserPreference | None:
     """The user's preferences from the shared cache, or None when they are not cached."""
-    values = cache.get(_key(user_id))
+    values = cached(preference_cache_key(user_id))
     if values is None:
         return None
     # The number is kept parsed: parsing E.164 again costs more than the rest of a cached read.
@@ -40,13 +41,13 @@ def preference_remember(preference: UserPreference) -> None:
     phone = preference.phone_number
     values[_PHONE] = (phone.as_e164, phone.country_code, phone.national_number, phone.italian_leading_zero,
                       phone.number_of_leading_zeros) if isinstance(phone, PhoneNumber) and phone.country_code else None
-    cache.set(_key(preference.user_id), values, PREFERENCE_CACHE_SECONDS)
+    cache.set(preference_cache_key(preference.user_id), values, PREFERENCE_CACHE_SECONDS)
 
 
 @receiver(post_save, sender=UserPreference)
 @receiver(post_delete, sender=UserPreference)
 def _preference_changed(sender, instance: UserPreference, **kwargs) -> None:
-    key = _key(instance.user_id)
+    key = preference_cache_key(instance.user_id)
     cache.delete(key)
     # Again after commit: a send that read the old row in between must not leave it cached.
     transaction.on_commit(lambda: cache.delete(key))

@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from notifications_project.cache import cached
+
 from .models import NotificationTemplate, NotificationType, TemplateVersion
 
 
@@ -44,23 +46,23 @@ _FIELDS = tuple(field.attname for field in NotificationTemplate._meta.concrete_f
 _KEY_PREFIX = f"template:by-name:{hashlib.sha1(','.join(_FIELDS).encode()).hexdigest()[:8]}:"
 
 
-def _key(name: str) -> str:
+def template_cache_key(name: str) -> str:
     return _KEY_PREFIX + hashlib.sha1(name.encode()).hexdigest()
 
 
 def template_get_by_name(*, name: str) -> NotificationTemplate | None:
     """The template named `name`, or None, read through the shared cache (saves and deletes clear it)."""
-    values = cache.get(_key(name))
+    values = cached(template_cache_key(name))
     if values is not None:
         return NotificationTemplate.from_db(DEFAULT_DB_ALIAS, _FIELDS, values)
     template = NotificationTemplate.objects.filter(name=name).first()
     if template is not None:
-        cache.set(_key(name), [getattr(template, field) for field in _FIELDS], TEMPLATE_CACHE_SECONDS)
+        cache.set(template_cache_key(name), [getattr(template, field) for field in _FIELDS], TEMPLATE_CACHE_SECONDS)
     return template
 
 
 def _forget(names: set[str]) -> None:
-    keys = [_key(name) for name in names if name]
+    keys = [template_cache_key(name) for name in names if name]
     cache.delete_many(keys)
     # Again after commit: a send that read the old row in between must not leave it cached.
     transaction.on_commit(lambda: cache.delete_many(keys))

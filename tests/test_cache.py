@@ -1,0 +1,47 @@
+"""Prefetched cache reads: one round trip for several keys, each answered once, then the cache again."""
+
+from django.core.cache import cache
+
+from notifications_project.cache import cached, prefetched
+
+
+def test_prefetched_keys_are_read_in_one_call(monkeypatch):
+    cache.set_many({"a": 1, "b": 2})
+    calls = []
+    monkeypatch.setattr(cache, "get", lambda key, *args: calls.append(key))
+    with prefetched(["a", "b", "missing"]):
+        assert (cached("a"), cached("b"), cached("missing")) == (1, 2, None)
+    assert calls == []  # answered from the one get_many
+
+
+def test_a_prefetched_key_answers_once_then_reads_the_cache():
+    cache.set("a", 1)
+    with prefetched(["a"]):
+        assert cached("a") == 1
+        cache.set("a", 2)  # as a selector does after a miss, or another process after a save
+        assert cached("a") == 2
+
+
+def test_outside_a_block_reads_go_to_the_cache():
+    cache.set("a", 1)
+    assert cached("a") == 1 and cached("other") is None
+    with prefetched([]):
+        assert cached("a") == 1
+
+
+def test_a_send_reads_its_template_and_preferences_in_one_round_trip(db, monkeypatch):
+    from logs_app.services import notification_send
+    from preferences_app.services import preference_update
+    from templates_app.services import template_create
+
+    template_create(name="code_sms", type="sms", body="Your code is {{ code }}.")
+    preference_update(user_id=7, phone_number="+4915112345678")
+    notification_send(user_id=7, template_name="code_sms", context={"code": "1"})  # fills both entries
+    reads = []
+    get, get_many = cache.get, cache.get_many
+    monkeypatch.setattr(cache, "get", lambda key, *args, **kwargs: reads.append(("get", key)) or get(key, *args))
+    monkeypatch.setattr(cache, "get_many", lambda keys, **kwargs: reads.append(("get_many", len(keys)))
+                        or get_many(keys))
+    log, _ = notification_send(user_id=7, template_name="code_sms", context={"code": "2"})
+    assert log.recipient == "+4915112345678" and log.body == "Your code is 2."
+    assert reads == [("get_many", 2)]
