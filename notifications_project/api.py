@@ -6,8 +6,8 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import redis
@@ -36,8 +36,9 @@ from rest_framework.views import APIView, set_rollback
 
 from apikeys_app.models import APIKey, Scope
 from apikeys_app.services import AuthenticationFailed as KeyRefused
-from apikeys_app.services import api_key_from_header
+from apikeys_app.services import api_key_cache_key, api_key_from_header
 from notifications_project import metrics
+from notifications_project.cache import prefetched_values
 from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 logger = logging.getLogger(__name__)
@@ -409,6 +410,8 @@ class WindowUsage:
 class RateLimitResult:
     group: str
     windows: tuple[WindowUsage, ...]
+    # Cache entries read in the same round trip (rate_limit_hit's `read_ahead`): key -> value, None if absent.
+    read: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def limited(self) -> bool:
@@ -464,13 +467,15 @@ class _Counted:
     previous_key: str
 
 
-def rate_limit_hit(request: HttpRequest, group: str) -> RateLimitResult | None:
+def rate_limit_hit(request: HttpRequest, group: str, *, read_ahead: Sequence[str] = ()) -> RateLimitResult | None:
     """Count this request against `group`'s per-minute and per-hour limits for the client's IP.
 
     django-ratelimit counts fixed windows in the shared cache; the estimate adds the previous
     window's count weighted by how much of it still lies within the sliding window, so a client
     cannot spend two windows' worth around a boundary. A refused request is not counted.
-    Returns None when rate limiting is off or the group has no limits.
+    Returns None when rate limiting is off or the group has no limits. On Redis, the cache entries
+    named by `read_ahead` are read in the same round trip and come back in the result's `read`
+    (elsewhere `read` stays empty and readers go to the cache themselves).
     """
     rates = settings.RATELIMIT_RATES.get(group)
     if not rates or not getattr(settings, "RATELIMIT_ENABLE", True):
@@ -479,7 +484,7 @@ def rate_limit_hit(request: HttpRequest, group: str) -> RateLimitResult | None:
     client = client_ip(request)
     redis_client = _redis_client(cache)
     if redis_client is not None:
-        return _rate_limit_hit_redis(cache, redis_client, group, rates, client)
+        return _rate_limit_hit_redis(cache, redis_client, group, rates, client, read_ahead)
     counted: list[_Counted] = []
     for name, period in WINDOWS.items():
         rate = (int(rates[name]), period)
@@ -557,8 +562,10 @@ def _redis_client(cache: Any) -> Any:
     return get_client(write=True)
 
 
-def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict, client: str) -> RateLimitResult:
-    """`rate_limit_hit` on Redis: the same keys, windows and estimate, in one script call."""
+def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict, client: str,
+                          read_ahead: Sequence[str]) -> RateLimitResult:
+    """`rate_limit_hit` on Redis: the same keys, windows and estimate, in one script call (pipelined
+    with an MGET of `read_ahead`, when there is something to read)."""
     script = _scripts.get(id(redis_client))
     if script is None:
         script = _scripts[id(redis_client)] = redis_client.register_script(_SLIDING_WINDOW_LUA)
@@ -572,7 +579,22 @@ def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict
         keys += [cache.make_key(current), cache.make_key(previous)]
         args += [rate[0], period, max(0, window_end - now)]
         entries.append((rate[0], period, window_end))
-    answer = [int(value) for value in script(keys=keys, args=args)]
+    read: dict[str, Any] = {}
+    if read_ahead:
+        # Not script(client=pipeline): a pipeline holding a Script asks SCRIPT EXISTS first, a round trip more.
+        pipeline = redis_client.pipeline(transaction=False)
+        pipeline.evalsha(script.sha, len(keys), *keys, *args)
+        pipeline.mget([cache.make_key(key) for key in read_ahead])
+        counts, values = pipeline.execute(raise_on_error=False)
+        if isinstance(counts, redis.exceptions.NoScriptError):  # Redis restarted or flushed its scripts
+            counts = script(keys=keys, args=args)
+        for result in (counts, values):
+            if isinstance(result, Exception):
+                raise result
+        read = {key: None if value is None else cache.client.decode(value) for key, value in zip(read_ahead, values)}
+    else:
+        counts = script(keys=keys, args=args)
+    answer = [int(value) for value in counts]
     limited = bool(answer[-1])
     windows = []
     for index, (limit, period, window_end) in enumerate(entries):
@@ -584,7 +606,7 @@ def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict
                                              period=period)
         windows.append(WindowUsage(period=period, limit=limit, used=count + carried, reset=window_end,
                                    exceeded=exceeded, retry_after=max(1, retry_after)))
-    return RateLimitResult(group=group, windows=tuple(windows))
+    return RateLimitResult(group=group, windows=tuple(windows), read=read)
 
 
 # What a Redis cache raises when it cannot be reached: django-redis wraps its calls; the limiter's
@@ -600,8 +622,11 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         group = rate_limit_group(request)
+        # The API key's cache entry rides along with the limiter's round trip; authentication reads it there.
+        api_key_entry = api_key_cache_key(request.headers.get("Authorization"))
+        read_ahead = [api_key_entry] if api_key_entry else []
         try:
-            result = rate_limit_hit(request, group) if group else None
+            result = rate_limit_hit(request, group, read_ahead=read_ahead) if group else None
         except CACHE_UNAVAILABLE as err:
             # Limits guard the service; they are not worth refusing every call while the cache is
             # down (/health/ready says so). Served without limits, and logged.
@@ -616,7 +641,8 @@ class RateLimitMiddleware:
                 429, f"Rate limit exceeded: {binding.limit} requests per {per}. Retry in {result.retry_after} s.",
                 headers={"Retry-After": str(result.retry_after)})
         else:
-            response = self.get_response(request)
+            with prefetched_values(result.read if result else {}):
+                response = self.get_response(request)
         if result is not None:
             for name, value in result.headers().items():
                 response[name] = value

@@ -8,7 +8,7 @@ already fetched those keys, and ``cached(key)`` answers from it; everywhere else
 
 import contextlib
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.core.cache import cache
@@ -22,7 +22,15 @@ def prefetched(keys: Iterable[str]) -> Iterator[None]:
     """Within the block, `cached(key)` for these keys answers from one read made now."""
     keys = list(keys)
     found = cache.get_many(keys)
-    token = _prefetched.set({key: found.get(key) for key in keys})
+    with prefetched_values({key: found.get(key) for key in keys}):
+        yield
+
+
+@contextlib.contextmanager
+def prefetched_values(values: Mapping[str, Any]) -> Iterator[None]:
+    """Within the block, `cached(key)` answers from values the caller read itself: key -> value,
+    None for a key that was absent."""
+    token = _prefetched.set({**(_prefetched.get() or {}), **values})
     try:
         yield
     finally:

@@ -147,3 +147,42 @@ def test_with_the_cache_down_the_api_serves_without_limits(make_client, settings
     assert response.status_code == 200
     assert "X-RateLimit-Limit" not in response
     assert "rate limits skipped: the cache is unavailable" in caplog.text
+
+
+@pytest.fixture
+def redis_cache():
+    """The raw client of the shared cache, when it is Redis (the limiter's one-round-trip path)."""
+    from django.core.cache import cache
+
+    if not hasattr(cache, "client") or not hasattr(cache.client, "get_client"):
+        pytest.skip("needs the Redis cache (REDIS_URL)")
+    return cache.client.get_client(write=True)
+
+
+def test_the_key_is_read_in_the_limiters_round_trip(api, redis_cache, monkeypatch):
+    import redis
+
+    assert api.get("/api/v1/templates/").status_code == 200  # the key's entry is now cached
+    trips = []
+    command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
+    monkeypatch.setattr(redis.Redis, "execute_command",
+                        lambda self, *args, **kwargs: trips.append(args[0]) or command(self, *args, **kwargs))
+    monkeypatch.setattr(redis.client.Pipeline, "execute",
+                        lambda self, *args, **kwargs: trips.append("pipeline") or execute(self, *args, **kwargs))
+    response = api.get("/api/v1/templates/")
+    assert response.status_code == 200 and "X-RateLimit-Remaining" in response
+    assert trips == ["pipeline"]  # the limiter's script and the key's entry, together
+
+
+def test_a_revoked_key_is_refused_although_its_entry_was_read_ahead(api):
+    assert api.get("/api/v1/templates/").status_code == 200
+    api.key.revoked = True
+    api.key.save()
+    assert api.get("/api/v1/templates/").status_code == 401
+
+
+def test_the_limiter_reloads_its_script_after_redis_forgot_it(api, redis_cache):
+    assert api.get("/api/v1/templates/").status_code == 200
+    redis_cache.script_flush()
+    response = api.get("/api/v1/templates/")
+    assert response.status_code == 200 and "X-RateLimit-Remaining" in response
