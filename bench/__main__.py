@@ -358,9 +358,13 @@ def main() -> int:
                     rounds[side].append(run)
             baseline, ours = combine(rounds["baseline"]), combine(rounds["ours"])
             spy.wait()
+            # Latency at half of our peak, and the bare view's at the same rate: how much of the tail is the machine.
             half = wrk(f"{web}/api/v1/notifications/", seconds=accept_seconds, method="POST", body=body, key=key,
                        rate=round(ours["rps"] / 2))
+            half_baseline = wrk(f"{web}/bench/baseline/", seconds=accept_seconds, method="POST", body=body,
+                                rate=round(ours["rps"] / 2))
             results["accept"] = {"baseline": baseline, "ours": ours, "half_peak": half, "rounds": rounds,
+                                 "half_peak_baseline": half_baseline,
                                  "fraction": round(ours["rps"] / baseline["rps"], 3)}
 
         if "reads" not in skip:
@@ -474,8 +478,10 @@ def table(results: dict[str, Any]) -> str:
             ("accept p50/p95/p99 ms at peak (median round)", _lat(a["ours"]), _lat(a["baseline"]), "", ""),
             ("accept web CPU ms per request", f"{a['ours']['cpu_ms_per_request']:.2f}",
              f"{a['baseline']['cpu_ms_per_request']:.2f}", f"{a['baseline']['cpu_ms_per_request'] / a['ours']['cpu_ms_per_request']:.0%}", ""),
-            ("accept p99 ms at half peak (%.0f req/s)" % a["half_peak"]["rps"], f"{a['half_peak']['p99_ms']:.1f}",
-             "", "", "< 50 ms"),
+            ("accept p50/p99 ms at half peak (%.0f req/s)" % a["half_peak"]["rps"],
+             f"{a['half_peak']['p50_ms']:.1f} / {a['half_peak']['p99_ms']:.1f}",
+             f"{a['half_peak_baseline']['p50_ms']:.1f} / {a['half_peak_baseline']['p99_ms']:.1f} bare view, same rate",
+             "", "p99 < 50 ms"),
             ("accept errors (peak + half)", str(a["ours"]["errors"] + a["half_peak"]["errors"]),
              str(a["baseline"]["errors"]), "", "0"),
         ]

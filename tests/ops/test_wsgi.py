@@ -1,0 +1,16 @@
+"""The WSGI module loads the whole application and freezes it out of the garbage collector's way."""
+
+import subprocess
+import sys
+
+from tests.workers import ROOT
+
+
+def test_loading_the_wsgi_application_freezes_the_loaded_objects():
+    script = ("import gc, notifications_project.wsgi as wsgi, sys\n"
+              "print(gc.get_freeze_count(), 'notifications_project.schema' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "DEBUG": "true"})
+    assert out.returncode == 0, out.stderr
+    frozen, schema_loaded = out.stdout.split()
+    assert int(frozen) > 50_000 and schema_loaded == "True"
