@@ -220,7 +220,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
             if log.status == NotificationStatus.PENDING and log.scheduled_for is None:
                 log.queued_at = now
-            log.save()
+            _insert_log(log)
             if log.queued_at:
                 transaction.on_commit(lambda: enqueue_soon(log.pk))
     except IntegrityError:
@@ -233,6 +233,25 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
     logger.info("notification accepted", extra={"log_id": log.pk, "user_id": user_id, "channel": log.type,
                                                  "status": log.status, "scheduled_for": log.scheduled_for})
     return log, True
+
+
+_LOG_FIELDS = tuple(field for field in NotificationLog._meta.concrete_fields if not field.primary_key)
+_INSERT_LOG = (f"INSERT INTO {NotificationLog._meta.db_table} ({', '.join(field.column for field in _LOG_FIELDS)}) "
+               f"VALUES ({', '.join(['%s'] * len(_LOG_FIELDS))}) RETURNING id")
+
+
+def _insert_log(log: NotificationLog) -> None:
+    """Insert a new log and give it its id. On PostgreSQL one prepared-once statement: Model.save() spends
+    longer in Python preparing the INSERT than the statement takes, a tenth of an accepted send."""
+    if connection.vendor != "postgresql":
+        log.save()
+        return
+    log.created_at = log.updated_at = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_LOG, [field.get_db_prep_save(getattr(log, field.attname), connection)
+                                     for field in _LOG_FIELDS])
+        log.pk = cursor.fetchone()[0]
+    log._state.adding, log._state.db = False, connection.alias
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
