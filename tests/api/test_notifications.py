@@ -40,9 +40,11 @@ def test_idempotency_keys_are_per_client(make_client, send):
     assert first.json()["id"] != second.json()["id"]
 
 
-def test_an_overlong_idempotency_key_is_400(api, send):
-    response = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
+@pytest.mark.parametrize("key", ["k" * 256, "", "order\x007"])
+def test_a_bad_idempotency_key_is_400(api, send, key):
+    response = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+    assert not NotificationLog.objects.exists()
 
 
 @pytest.mark.parametrize("change, field", [

@@ -178,6 +178,7 @@ def test_a_repeated_idempotency_key_returns_the_first_notification(gql, template
     ({"recipient": "not an address"}, "recipient", ""),
     ({"sendAt": "2001-01-01T00:00:00+00:00"}, "sendAt", "past"),
     ({"idempotencyKey": ""}, "idempotencyKey", ""),
+    ({"idempotencyKey": "order\x007"}, "idempotencyKey", "NUL"),
 ])
 def test_send_refuses_bad_input_naming_the_field(gql, template, preference, fields, field, words):
     answer = gql(SEND, {"input": send_input(template, **fields)})
