@@ -591,7 +591,11 @@ def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict
         for result in (counts, values):
             if isinstance(result, Exception):
                 raise result
-        read = {key: None if value is None else cache.client.decode(value) for key, value in zip(read_ahead, values)}
+        for key, value in zip(read_ahead, values):
+            try:
+                read[key] = None if value is None else cache.client.decode(value)
+            except Exception:  # an entry that no longer decodes: its reader reads it itself, with its own fallback
+                continue
     else:
         counts = script(keys=keys, args=args)
     answer = [int(value) for value in counts]

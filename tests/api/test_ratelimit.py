@@ -186,3 +186,14 @@ def test_the_limiter_reloads_its_script_after_redis_forgot_it(api, redis_cache):
     redis_cache.script_flush()
     response = api.get("/api/v1/templates/")
     assert response.status_code == 200 and "X-RateLimit-Remaining" in response
+
+
+def test_an_undecodable_key_entry_is_read_again_by_authentication(api, redis_cache):
+    from django.core.cache import cache
+
+    from apikeys_app.services import api_key_cache_key
+
+    assert api.get("/api/v1/templates/").status_code == 200
+    entry = api_key_cache_key(api._credentials["HTTP_AUTHORIZATION"])
+    redis_cache.set(cache.make_key(entry), b"\x80not a pickle")
+    assert api.get("/api/v1/templates/").status_code == 200
