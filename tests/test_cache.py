@@ -2,16 +2,37 @@
 
 from django.core.cache import cache
 
+import notifications_project.cache
 from notifications_project.cache import cached, prefetched
+
+
+class Recorder:
+    """Stands in for the cache the helpers use, noting each read it passes on."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[str, object]] = []
+
+    def get(self, key, *args, **kwargs):
+        self.reads.append(("get", key))
+        return cache.get(key, *args, **kwargs)
+
+    def get_many(self, keys, *args, **kwargs):
+        self.reads.append(("get_many", len(keys)))
+        return cache.get_many(keys, *args, **kwargs)
+
+
+def recording(monkeypatch) -> Recorder:
+    recorder = Recorder()
+    monkeypatch.setattr(notifications_project.cache, "cache", recorder)
+    return recorder
 
 
 def test_prefetched_keys_are_read_in_one_call(monkeypatch):
     cache.set_many({"a": 1, "b": 2})
-    calls = []
-    monkeypatch.setattr(cache, "get", lambda key, *args: calls.append(key))
+    recorder = recording(monkeypatch)
     with prefetched(["a", "b", "missing"]):
         assert (cached("a"), cached("b"), cached("missing")) == (1, 2, None)
-    assert calls == []  # answered from the one get_many
+    assert recorder.reads == [("get_many", 3)]
 
 
 def test_a_prefetched_key_answers_once_then_reads_the_cache():
@@ -37,11 +58,7 @@ def test_a_send_reads_its_template_and_preferences_in_one_round_trip(db, monkeyp
     template_create(name="code_sms", type="sms", body="Your code is {{ code }}.")
     preference_update(user_id=7, phone_number="+4915112345678")
     notification_send(user_id=7, template_name="code_sms", context={"code": "1"})  # fills both entries
-    reads = []
-    get, get_many = cache.get, cache.get_many
-    monkeypatch.setattr(cache, "get", lambda key, *args, **kwargs: reads.append(("get", key)) or get(key, *args))
-    monkeypatch.setattr(cache, "get_many", lambda keys, **kwargs: reads.append(("get_many", len(keys)))
-                        or get_many(keys))
+    recorder = recording(monkeypatch)
     log, _ = notification_send(user_id=7, template_name="code_sms", context={"code": "2"})
     assert log.recipient == "+4915112345678" and log.body == "Your code is 2."
-    assert reads == [("get_many", 2)]
+    assert recorder.reads == [("get_many", 2)]
