@@ -164,7 +164,8 @@ def _suppression(preference: UserPreference, channel: str) -> str | None:
     return None
 
 
-def _send_cache_keys(*, template_name: Any, user_id: Any) -> list[str]:
+def send_cache_keys(*, template_name: Any, user_id: Any) -> list[str]:
+    """The shared-cache entries a send reads: its template's and its user's preferences'."""
     keys = [template_cache_key(template_name)] if isinstance(template_name, str) and template_name else []
     return keys + [preference_cache_key(user_id)] if is_user_id(user_id) else keys
 
@@ -188,7 +189,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         if earlier:
             return earlier, False
     # The template and the user's preferences come from the shared cache in one round trip.
-    with prefetched(_send_cache_keys(template_name=template_name, user_id=user_id)):
+    with prefetched(send_cache_keys(template_name=template_name, user_id=user_id)):
         request = _check_request(template_name=template_name, context=context, channel=channel, send_at=send_at,
                                  priority=priority, client=client)
         preference = preference_get_or_create(user_id=user_id)

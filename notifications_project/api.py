@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve
 from django.views import defaults
 from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
@@ -331,6 +332,21 @@ class ApiView(APIView):
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
+    @classmethod
+    def read_ahead(cls, request: HttpRequest) -> list[str]:
+        """The shared-cache entries this request is going to read, which the rate limiter fetches in the
+        round trip it makes before any view runs (see RateLimitMiddleware). None by default."""
+        return []
+
+
+def _view_read_ahead(request: HttpRequest) -> list[str]:
+    """What the view that will answer `request` reads ahead; nothing for a request it would refuse."""
+    try:
+        view_class = getattr(resolve(request.path_info).func, "view_class", None)
+        return list(view_class.read_ahead(request)) if issubclass(view_class or object, ApiView) else []
+    except Exception:  # no such path, or a body the view will refuse with a proper answer of its own
+        return []
+
 
 class ApiKeySchemeExtension(OpenApiAuthenticationExtension):
     target_class = ApiKeyAuthentication
@@ -626,9 +642,10 @@ class RateLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         group = rate_limit_group(request)
-        # The API key's cache entry rides along with the limiter's round trip; authentication reads it there.
+        # The API key's cache entry, and whatever else the view will read, ride along with the limiter's
+        # round trip; authentication and the view find them there (notifications_project.cache).
         api_key_entry = api_key_cache_key(request.headers.get("Authorization"))
-        read_ahead = [api_key_entry] if api_key_entry else []
+        read_ahead = ([api_key_entry] if api_key_entry else []) + (_view_read_ahead(request) if group else [])
         try:
             result = rate_limit_hit(request, group, read_ahead=read_ahead) if group else None
         except CACHE_UNAVAILABLE as err:

@@ -19,10 +19,12 @@ _MISSING = object()
 
 @contextlib.contextmanager
 def prefetched(keys: Iterable[str]) -> Iterator[None]:
-    """Within the block, `cached(key)` for these keys answers from one read made now."""
-    keys = list(keys)
-    found = cache.get_many(keys)
-    with prefetched_values({key: found.get(key) for key in keys}):
+    """Within the block, `cached(key)` for these keys answers from one read made now (none at all for
+    keys an enclosing block has already read ahead)."""
+    ahead = _prefetched.get() or {}
+    missing = [key for key in keys if key not in ahead]
+    found = cache.get_many(missing) if missing else {}
+    with prefetched_values({key: found.get(key) for key in missing}):
         yield
 
 

@@ -159,19 +159,43 @@ def redis_cache():
     return cache.client.get_client(write=True)
 
 
-def test_the_key_is_read_in_the_limiters_round_trip(api, redis_cache, monkeypatch):
+def redis_trips(monkeypatch) -> list[str]:
+    """Every round trip this process makes to Redis from now on: a command's name, or "pipeline"."""
     import redis
 
-    assert api.get("/api/v1/templates/").status_code == 200  # the key's entry is now cached
-    trips = []
+    trips: list[str] = []
     command, execute = redis.Redis.execute_command, redis.client.Pipeline.execute
     monkeypatch.setattr(redis.Redis, "execute_command",
                         lambda self, *args, **kwargs: trips.append(args[0]) or command(self, *args, **kwargs))
     monkeypatch.setattr(redis.client.Pipeline, "execute",
                         lambda self, *args, **kwargs: trips.append("pipeline") or execute(self, *args, **kwargs))
+    return trips
+
+
+def test_the_key_is_read_in_the_limiters_round_trip(api, redis_cache, monkeypatch):
+    assert api.get("/api/v1/templates/").status_code == 200  # the key's entry is now cached
+    trips = redis_trips(monkeypatch)
     response = api.get("/api/v1/templates/")
     assert response.status_code == 200 and "X-RateLimit-Remaining" in response
     assert trips == ["pipeline"]  # the limiter's script and the key's entry, together
+
+
+def test_a_send_reads_the_cache_only_in_the_limiters_round_trip(api, template, redis_cache, monkeypatch):
+    from tests import factories
+
+    factories.UserPreferenceFactory(user_id=1001)
+    send = {"user_id": 1001, "template_name": template.name, "context": {"first_name": "Ada", "code": "42"}}
+    assert api.post("/api/v1/notifications/", send, format="json").status_code == 202  # caches the template
+    trips = redis_trips(monkeypatch)
+    response = api.post("/api/v1/notifications/", send, format="json")
+    assert response.status_code == 202 and response.json()["subject"] == "Hello Ada"
+    assert trips == ["pipeline"]  # limiter, key, template and preferences in one
+
+
+@pytest.mark.parametrize("body", ['{"user_id": 1001, "template_name": ', '["not", "an", "object"]', "user_id=1001"])
+def test_a_body_the_send_refuses_is_refused_as_before(api, template, redis_cache, body):
+    response = api.generic("POST", "/api/v1/notifications/", body, content_type="application/json")
+    assert response.status_code == 400 and "X-RateLimit-Remaining" in response
 
 
 def test_a_revoked_key_is_refused_although_its_entry_was_read_ahead(api):
