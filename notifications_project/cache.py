@@ -1,8 +1,11 @@
 """Several shared-cache reads in one round trip, for code that makes them one at a time.
 
-A send reads its template and its user's preferences through two selectors, each with its own
-key and its own fallback to the database. Inside ``prefetched(keys)``, one ``get_many`` has
-already fetched those keys, and ``cached(key)`` answers from it; everywhere else ``cached`` is
+A send reads its API key, its template and its user's preferences through three selectors, each
+with its own key and its own fallback to the database. The rate limiter's middleware, which makes a
+Redis round trip for every API request anyway, reads those entries in the same round trip (the key's,
+and what the view names in ``ApiView.read_ahead``) and hands them on with ``prefetched_values``;
+``prefetched(keys)`` reads any that are not there yet in one ``get_many``. Inside either block,
+``cached(key)`` answers from what was read, once per key; everywhere else ``cached`` is
 ``cache.get``. Only reads are affected: writes and deletes still go to the cache itself.
 """
 
@@ -31,12 +34,22 @@ def prefetched(keys: Iterable[str]) -> Iterator[None]:
 @contextlib.contextmanager
 def prefetched_values(values: Mapping[str, Any]) -> Iterator[None]:
     """Within the block, `cached(key)` answers from values the caller read itself: key -> value,
-    None for a key that was absent."""
-    token = _prefetched.set({**(_prefetched.get() or {}), **values})
+    None for a key that was absent. Blocks nest; a value read once is gone for the enclosing ones too."""
+    outer = _prefetched.get()
+    if outer is None:
+        token = _prefetched.set(dict(values))
+        try:
+            yield
+        finally:
+            _prefetched.reset(token)
+        return
+    added = [key for key in values if key not in outer]
+    outer.update(values)
     try:
         yield
     finally:
-        _prefetched.reset(token)
+        for key in added:  # what this block read and nobody used ends with it
+            outer.pop(key, None)
 
 
 def cached(key: str) -> Any:

@@ -62,3 +62,16 @@ def test_a_send_reads_its_template_and_preferences_in_one_round_trip(db, monkeyp
     log, _ = notification_send(user_id=7, template_name="code_sms", context={"code": "2"})
     assert log.recipient == "+4915112345678" and log.body == "Your code is 2."
     assert recorder.reads == [("get_many", 2)]
+
+
+def test_a_value_read_ahead_answers_once_across_nested_blocks(monkeypatch):
+    from notifications_project.cache import prefetched_values
+
+    cache.set("a", "fresh")
+    recorder = recording(monkeypatch)
+    with prefetched_values({"a": "read ahead", "unused": 1}):
+        with prefetched(["a"]):  # already read ahead: no round trip
+            assert cached("a") == "read ahead"
+        assert cached("a") == "fresh"  # used once, even by the inner block: the cache answers now
+    assert recorder.reads == [("get", "a")]
+    assert cached("unused") is None  # gone with the block that read it
