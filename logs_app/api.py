@@ -2,11 +2,8 @@
 
 import datetime as dt
 import itertools
-import json
 from typing import Any
 
-from django.conf import settings
-from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -161,12 +158,9 @@ class NotificationListCreateApi(ApiView):
         return page_response(paginate(selectors.log_list(**query), page=page, size=size), log_data)
 
     @classmethod
-    def read_ahead(cls, request: HttpRequest) -> list[str]:
+    def read_ahead(cls, method: str, data: Any) -> list[str]:
         """A send reads its template and its user's preferences; the body names both."""
-        if request.method != "POST" or int(request.META.get("CONTENT_LENGTH") or 0) > settings.API_MAX_BODY_BYTES:
-            return []
-        data = json.loads(request.body)
-        if not isinstance(data, dict):
+        if method != "POST" or not isinstance(data, dict):
             return []
         return services.send_cache_keys(template_name=data.get("template_name"), user_id=data.get("user_id"))
 

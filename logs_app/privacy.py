@@ -102,7 +102,7 @@ def user_data_export(*, user_id: int) -> dict[str, Any]:
             "email_enabled": preference.email_enabled, "sms_enabled": preference.sms_enabled,
             "push_enabled": preference.push_enabled, "quiet_hours_start": _iso(preference.quiet_hours_start),
             "quiet_hours_end": _iso(preference.quiet_hours_end), "timezone": preference.timezone,
-            "email": preference.email, "phone_number": str(preference.phone_number or ""),
+            "email": preference.email, "phone_number": preference.phone_e164,
             "created_at": _iso(preference.created_at), "updated_at": _iso(preference.updated_at),
         }
     devices = [{"platform": d.platform, "token": d.token, "active": d.active, "created_at": _iso(d.created_at)}

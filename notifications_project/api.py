@@ -3,6 +3,7 @@
 import copy
 import functools
 import ipaddress
+import json
 import logging
 import math
 import time
@@ -177,15 +178,18 @@ class BoundedJSONParser(JSONParser):
     """JSON bodies up to API_MAX_BODY_BYTES; larger ones are refused before they are read."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None):
-        limit = settings.API_MAX_BODY_BYTES
         request = (parser_context or {}).get("request")
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0) if request is not None else 0
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            raise RequestTooLarge(f"Request body too large: at most {limit} bytes.")
+        if request is not None and body_too_large(request):
+            raise RequestTooLarge(f"Request body too large: at most {settings.API_MAX_BODY_BYTES} bytes.")
         return super().parse(stream, media_type, parser_context)
+
+
+def body_too_large(request: HttpRequest) -> bool:
+    """Whether the request declares a body over API_MAX_BODY_BYTES (such a body is never read)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.API_MAX_BODY_BYTES
+    except ValueError:
+        return False
 
 
 _COMPOUND_FIELDS = (serializers.ListField, serializers.DictField, serializers.BaseSerializer)
@@ -333,9 +337,10 @@ class ApiView(APIView):
         return dict(serializer.validated_data)
 
     @classmethod
-    def read_ahead(cls, request: HttpRequest) -> list[str]:
-        """The shared-cache entries this request is going to read, which the rate limiter fetches in the
-        round trip it makes before any view runs (see RateLimitMiddleware). None by default."""
+    def read_ahead(cls, method: str, data: Any) -> list[str]:
+        """The shared-cache entries a `method` request with this JSON body (`data`, None when there is
+        none) is going to read, which the rate limiter fetches in the round trip it makes before any
+        view runs (see RateLimitMiddleware). None by default."""
         return []
 
 
@@ -343,7 +348,12 @@ def _view_read_ahead(request: HttpRequest) -> list[str]:
     """What the view that will answer `request` reads ahead; nothing for a request it would refuse."""
     try:
         view_class = getattr(resolve(request.path_info).func, "view_class", None)
-        return list(view_class.read_ahead(request)) if issubclass(view_class or object, ApiView) else []
+        if not (isinstance(view_class, type) and issubclass(view_class, ApiView)):
+            return []
+        if view_class.read_ahead.__func__ is ApiView.read_ahead.__func__:  # reads nothing ahead: body left unread
+            return []
+        data = json.loads(request.body) if request.body and not body_too_large(request) else None
+        return list(view_class.read_ahead(request.method, data))
     except Exception:  # no such path, or a body the view will refuse with a proper answer of its own
         return []
 
@@ -581,7 +591,7 @@ def _redis_client(cache: Any) -> Any:
 def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict, client: str,
                           read_ahead: Sequence[str]) -> RateLimitResult:
     """`rate_limit_hit` on Redis: the same keys, windows and estimate, in one script call (pipelined
-    with an MGET of `read_ahead`, when there is something to read)."""
+    with an MGET of `read_ahead`)."""
     script = _scripts.get(id(redis_client))
     if script is None:
         script = _scripts[id(redis_client)] = redis_client.register_script(_SLIDING_WINDOW_LUA)
@@ -595,25 +605,24 @@ def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict
         keys += [cache.make_key(current), cache.make_key(previous)]
         args += [rate[0], period, max(0, window_end - now)]
         entries.append((rate[0], period, window_end))
-    read: dict[str, Any] = {}
+    # One round trip: the script, and an MGET of `read_ahead` when there is something to read. Not
+    # script(client=pipeline): a pipeline holding a Script asks SCRIPT EXISTS first, a round trip more.
+    pipeline = redis_client.pipeline(transaction=False)
+    pipeline.evalsha(script.sha, len(keys), *keys, *args)
     if read_ahead:
-        # Not script(client=pipeline): a pipeline holding a Script asks SCRIPT EXISTS first, a round trip more.
-        pipeline = redis_client.pipeline(transaction=False)
-        pipeline.evalsha(script.sha, len(keys), *keys, *args)
         pipeline.mget([cache.make_key(key) for key in read_ahead])
-        counts, values = pipeline.execute(raise_on_error=False)
-        if isinstance(counts, redis.exceptions.NoScriptError):  # Redis restarted or flushed its scripts
-            counts = script(keys=keys, args=args)
-        for result in (counts, values):
-            if isinstance(result, Exception):
-                raise result
-        for key, value in zip(read_ahead, values):
-            try:
-                read[key] = None if value is None else cache.client.decode(value)
-            except Exception:  # an entry that no longer decodes: its reader reads it itself, with its own fallback
-                continue
-    else:
+    counts, *values = pipeline.execute(raise_on_error=False)
+    if isinstance(counts, redis.exceptions.NoScriptError):  # Redis restarted or flushed its scripts
         counts = script(keys=keys, args=args)
+    for result in (counts, *values):
+        if isinstance(result, Exception):
+            raise result
+    read: dict[str, Any] = {}
+    for key, value in zip(read_ahead, values[0] if values else []):
+        try:
+            read[key] = None if value is None else cache.client.decode(value)
+        except Exception:  # an entry that no longer decodes: its reader reads it itself, with its own fallback
+            continue
     answer = [int(value) for value in counts]
     limited = bool(answer[-1])
     windows = []
