@@ -28,6 +28,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -174,6 +175,9 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+JSON_TOO_DEEP = "JSON parse error - the body is nested too deeply."
+
+
 class BoundedJSONParser(JSONParser):
     """JSON bodies up to API_MAX_BODY_BYTES; larger ones are refused before they are read."""
 
@@ -181,7 +185,10 @@ class BoundedJSONParser(JSONParser):
         request = (parser_context or {}).get("request")
         if request is not None and body_too_large(request):
             raise RequestTooLarge(f"Request body too large: at most {settings.API_MAX_BODY_BYTES} bytes.")
-        return super().parse(stream, media_type, parser_context)
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError as err:
+            raise ParseError(JSON_TOO_DEEP) from err
 
 
 def body_too_large(request: HttpRequest) -> bool:

@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.views.decorators.csrf import csrf_exempt
@@ -26,7 +27,7 @@ from logs_app import schema as logs
 from preferences_app import schema as preferences
 from templates_app import schema as templates
 
-from .api import not_found_detail, rate_limit_hit
+from .api import JSON_TOO_DEEP, not_found_detail, rate_limit_hit
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,12 @@ class NotificationGraphQLView(GraphQLView):
 
     def get_context(self, request: Any, response: Any) -> GraphQLContext:
         return GraphQLContext(request=request, response=response)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError as err:
+            raise HTTPException(400, JSON_TOO_DEEP) from err
 
 
 # Callers authenticate with an API key header, never a cookie, so there is no CSRF to guard against.

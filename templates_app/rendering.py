@@ -19,7 +19,7 @@ import string
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -44,6 +44,17 @@ MAX_RANGE = 10_000
 WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 # Filters whose integer arguments are sizes or counts (not data such as `round`'s value).
 SIZED_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate", "batch", "slice", "random"})
+# How deep a template's syntax tree may be (tags in tags, brackets, operators, filter chains).
+# Jinja's compiler, CPython's compiler and the rendered code recurse once or more per level, so
+# a bound of our own keeps them far from the interpreter's recursion limit and the C stack, whatever
+# the limit is set to in the process (test runners raise it).
+MAX_NESTING = 50
+# How deep calls may nest while rendering: a macro calling itself, `caller()`, `loop()` in a
+# recursive loop, `self.block()`. Every level costs several Python frames.
+MAX_CALL_DEPTH = 50
+# How deep a send's context may nest (objects in lists in objects...); JSON encoders and the
+# rendered code recurse per level.
+MAX_CONTEXT_NESTING = 32
 
 
 class RenderLimitExceeded(SecurityError):
@@ -77,6 +88,7 @@ def limits_for(channel: str | None) -> RenderLimits:
 class _Budget:
     max_chars: int
     deadline: float
+    call_depth: int = 0
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
@@ -97,6 +109,28 @@ def _budget() -> _Budget:
         # expression is evaluated at render time, under a budget.
         raise nodes.Impossible()
     return budget
+
+
+def nests_deeper_than(root: Any, limit: int, *, children: Callable[[Any], Iterable[Any]] | None = None) -> bool:
+    """Whether `root` holds something more than `limit` levels down, found without recursion.
+
+    `children` gives what a value holds; by default the items of JSON-like data (mappings' values,
+    lists and tuples).
+    """
+    children = children or _data_children
+    stack = [(root, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children(value))
+    return False
+
+
+def _data_children(value: Any) -> Iterable[Any]:
+    if isinstance(value, Mapping):
+        return value.values()
+    return value if isinstance(value, (list, tuple)) else ()
 
 
 def estimated_size(value: Any, limit: int) -> int:
@@ -285,7 +319,13 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 text, old, new = __obj.__self__, str(args[0]), str(args[1])
                 grows = max(0, len(new) - len(old)) * (text.count(old) if old else len(text) + 1)
                 budget.check_size(len(text) + grows, "the result of .replace()")
-        return super().call(__context, __obj, *args, **kwargs)
+        if budget.call_depth >= MAX_CALL_DEPTH:
+            raise RenderLimitExceeded(f"calls may nest at most {MAX_CALL_DEPTH} deep (a macro calling itself?)")
+        budget.call_depth += 1
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        finally:
+            budget.call_depth -= 1
 
 
 def _bounded_range(*args: int) -> range:
@@ -320,12 +360,27 @@ def _compile(source: str, html: bool):
 
 
 def _parse(field: str, source: str) -> nodes.Template:
+    """The part's syntax tree, refused if it does not parse or nests deeper than MAX_NESTING.
+
+    Jinja's parser recurses in Python frames only (it cannot overflow the C stack); what comes
+    after it (its visitors, code generation, CPython's compiler) may, so the depth is checked here.
+    """
+    too_deep = ValidationError({field: f"The template is nested too deeply (at most {MAX_NESTING} levels)."})
     try:
-        return _ENVIRONMENTS[field == HTML_PART].parse(source)
+        tree = _ENVIRONMENTS[field == HTML_PART].parse(source)
     except TemplateSyntaxError as err:
-        raise ValidationError({field: f"Template syntax error on line {err.lineno}: {err.message}"}) from err
+        raise _syntax_error(field, err) from err
     except RecursionError as err:
-        raise ValidationError({field: "The template is nested too deeply."}) from err
+        raise too_deep from err
+    if nests_deeper_than(tree, MAX_NESTING, children=nodes.Node.iter_child_nodes):
+        raise too_deep
+    return tree
+
+
+def _syntax_error(field: str, err: TemplateSyntaxError) -> ValidationError:
+    return ValidationError({field: f"Template syntax error on line {err.lineno}: {err.message}"})
+
+
 
 
 def _unsafe_attribute(tree: nodes.Template) -> str | None:
@@ -358,6 +413,12 @@ def _placeholders_of(field: str, source: str) -> frozenset[str]:
     unsafe = _unsafe_attribute(tree)
     if unsafe:
         raise ValidationError({field: f"Templates may not use attributes starting with '_' ({unsafe!r})."})
+    try:  # compiled now, so that a part Jinja or CPython cannot compile is refused when it is saved
+        _compile(source, field == HTML_PART)
+    except TemplateSyntaxError as err:
+        raise _syntax_error(field, err) from err
+    except SyntaxError as err:  # CPython's own limits, such as 20 nested loops
+        raise ValidationError({field: f"The template cannot be compiled: {err.msg}."}) from err
     return frozenset(meta.find_undeclared_variables(tree))
 
 

@@ -117,3 +117,11 @@ def test_an_unexpected_exception_is_500_in_the_api_shape(api, monkeypatch):
     api.raise_request_exception = False
     body = assert_error(api.get("/api/v1/templates/"), 500)
     assert "boom" not in body["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/templates/", "/api/v1/notifications/", "/graphql/"])
+def test_json_nested_past_the_recursion_limit_is_400(api, path):
+    body = '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = api.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.content.decode()

@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 import pytest
 from django.utils import timezone
@@ -64,6 +65,16 @@ def test_invalid_sends_are_400_naming_the_field(api, send, change, field):
     assert response.status_code == 400, response.json()
     assert field in response.json()["errors"], response.json()
     assert NotificationLog.objects.count() == 0
+
+
+def test_a_context_may_nest_32_levels_deep(api, send):
+    def nested(levels: int) -> dict:  # the context itself is the first level
+        return {**send["context"], "tree": json.loads("[" * (levels - 1) + "]" * (levels - 1))}
+
+    assert api.post("/api/v1/notifications/", {**send, "context": nested(32)}, format="json").status_code == 202
+    response = api.post("/api/v1/notifications/", {**send, "context": nested(33)}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"context": ["Is nested more than 32 levels deep."]}
 
 
 def test_a_disabled_channel_gives_a_suppressed_log(api, send, preference):

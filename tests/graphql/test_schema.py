@@ -226,3 +226,14 @@ def test_queries_also_work_over_get(client, api_key):
                           headers={"Authorization": f"Api-Key {api_key}"})
 
     assert response.json() == {"data": {"notificationTemplates": {"pagination": {"total": 0}}}}
+
+
+@pytest.mark.parametrize("document", [
+    "{ notificationTemplates " + "{ items " * 900 + "{ id }" + " }" * 901,
+    "{ notificationTemplate(id: " + "[" * 1800 + "1" + "]" * 1800 + ") { id } }",
+])
+def test_a_document_nested_past_the_recursion_limit_is_refused(gql, db, document):
+    answer = gql(document)
+
+    assert error_codes(answer) == ["GRAPHQL_PARSE_FAILED"]
+    assert "nested too deeply" in answer["errors"][0]["message"]

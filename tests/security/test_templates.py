@@ -4,14 +4,19 @@ Every payload in the catalogue is refused (a ValidationError naming the part, as
 within the render time limit; none reaches Python's internals, and none spends unbounded memory.
 """
 
+import json
+import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from templates_app.rendering import limits_for, render_parts
+from templates_app.rendering import MAX_CALL_DEPTH, MAX_NESTING, limits_for, render_parts
 from templates_app.services import template_create, template_render, template_validate
 
 CONTEXT = {"name": "Ada", "d": {"a": 1}, "k": "__class__", "items": [1, 2], "n": 3}
@@ -103,6 +108,89 @@ def test_the_catalogue_is_refused_in_the_html_part_too(settings, payload):
     settings.NOTIFICATION_RENDER_TIMEOUT_MS = 200
     with pytest.raises(ValidationError):
         render_parts({"html_body": payload}, CONTEXT)
+
+
+# Run in a child whose C stack is 512 KiB and whose recursion limit is 100,000: a render that leans on
+# Python's RecursionError instead of its own bounds crashes the process there (SIGSEGV), as it did under
+# Hypothesis, which raises the limit while a test runs.
+_CHILD = """
+import json, sys
+import django
+django.setup()
+from django.core.exceptions import ValidationError
+from templates_app.rendering import render_parts
+sys.setrecursionlimit(100_000)
+outcome = []
+for payload in json.load(sys.stdin):
+    for part in ("body", "html_body"):
+        try:
+            render_parts({part: payload}, {"name": "Ada", "d": {"a": 1}, "k": "__class__", "items": [1, 2], "n": 3})
+            outcome.append("rendered")
+        except ValidationError as err:
+            outcome.append(err.messages[0])
+print(json.dumps(outcome))
+"""
+
+
+def test_no_payload_crashes_the_process_however_high_the_recursion_limit():
+    deep = ["{% if 1 %}" * 5000 + "x" + "{% endif %}" * 5000,
+            "{% macro m() %}" * 5000 + "x" + "{% endmacro %}" * 5000,
+            "{{ " + "[" * 5000 + "1" + "]" * 5000 + " }}",
+            "{{ " + "{'a': " * 5000 + "1" + "}" * 5000 + " }}",
+            "{{ " + "-" * 5000 + "1 }}",
+            "{{ name" + "|upper" * 5000 + " }}"]
+    recursive = [payload for payload in BOMBS if "macro" in payload]
+    recursive += ["{% for x in items recursive %}{{ loop(items) }}{% endfor %}",
+                  "{% macro m() %}{{ caller() }}{% endmacro %}{% call m() %}{{ m() }}{% endcall %}",
+                  "{% block a %}{{ self.a() }}{% endblock %}"]
+
+    def small_stack() -> None:
+        resource.setrlimit(resource.RLIMIT_STACK, (512 * 1024, 512 * 1024))
+
+    child = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(deep + recursive), text=True,
+                           capture_output=True, timeout=120, preexec_fn=small_stack,
+                           cwd=Path(__file__).resolve().parents[2],
+                           env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"})
+    assert child.returncode == 0, child.stderr[-2000:]
+    outcome = json.loads(child.stdout.splitlines()[-1])
+    assert outcome[:2 * len(deep)] == [f"The template is nested too deeply (at most {MAX_NESTING} levels)."] * (
+        2 * len(deep))
+    assert "rendered" not in outcome
+
+
+def test_a_recursive_macro_renders_a_tree_within_the_call_depth():
+    tree = {"name": "root", "children": []}
+    leaf = tree
+    for level in range(MAX_CALL_DEPTH - 2):
+        leaf["children"].append({"name": f"n{level}", "children": []})
+        leaf = leaf["children"][0]
+    body = ("{% macro show(node) %}{{ node.name }}{% for child in node.children %}/{{ show(child) }}{% endfor %}"
+            "{% endmacro %}{{ show(tree) }}")
+    assert render_parts({"body": body}, {"tree": tree}).body.count("/") == MAX_CALL_DEPTH - 2
+
+    leaf["children"].append({"name": "deeper", "children": [{"name": "deepest", "children": []}]})
+    with pytest.raises(ValidationError) as excinfo:
+        render_parts({"body": body}, {"tree": tree})
+    assert excinfo.value.message_dict == {
+        "body": [f"Refused: calls may nest at most {MAX_CALL_DEPTH} deep (a macro calling itself?)."]}
+
+
+@pytest.mark.django_db
+def test_a_template_too_deep_for_the_compilers_is_refused_when_it_is_saved():
+    def nested(tag: str, levels: int) -> str:
+        return ("{% " + tag + " %}") * levels + "x" + ("{% end" + tag.split()[0] + " %}") * levels
+
+    template_create(name="ifs", type="sms", subject=None, body=nested("if 1", MAX_NESTING - 5), variables=None)
+    with pytest.raises(ValidationError) as excinfo:
+        template_create(name="ifs_deeper", type="sms", subject=None, body=nested("if 1", MAX_NESTING), variables=None)
+    assert excinfo.value.message_dict == {"body": [f"The template is nested too deeply (at most {MAX_NESTING} levels)."]}
+
+    # CPython compiles at most 20 nested loops; found when the template is saved, not at each send.
+    template_create(name="loops", type="sms", subject=None, body=nested("for i in [1]", 15), variables=None)
+    with pytest.raises(ValidationError) as excinfo:
+        template_create(name="loops_deeper", type="sms", subject=None, body=nested("for i in [1]", 30),
+                        variables=None)
+    assert excinfo.value.message_dict == {"body": ["The template cannot be compiled: too many statically nested blocks."]}
 
 
 def test_ordinary_templates_still_render():
