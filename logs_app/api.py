@@ -4,6 +4,7 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -61,15 +62,20 @@ class LogOutputSerializer(serializers.Serializer):
 # Answers are built by `log_data`, not by LogOutputSerializer: a DRF serializer deep-copies its 23 fields
 # for every instance, which costs more than the rest of a send's view. The serializer stays the schema,
 # and tests/api/test_notifications.py keeps the two identical.
-_DATETIME, _UUID = serializers.DateTimeField(), serializers.UUIDField()
+_UUID = serializers.UUIDField()
 
 
-def _moment(value: dt.datetime | None) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
+def _moment(value: dt.datetime | None, zone: dt.tzinfo) -> str | None:
+    """As DRF's DateTimeField gives it: ISO 8601 in the current time zone, UTC written as Z."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def log_data(log: NotificationLog) -> dict[str, Any]:
     """A log as LogOutputSerializer describes it."""
+    zone = timezone.get_current_timezone()
     return {
         "id": log.id, "user_id": log.user_id, "template_id": log.template_id, "template_name": log.template_name,
         "template_version": log.template_version, "type": log.type, "status": log.status, "priority": log.priority,
@@ -78,9 +84,9 @@ def log_data(log: NotificationLog) -> dict[str, Any]:
         "error_message": log.error_message, "notification_metadata": log.notification_metadata,
         "idempotency_key": log.idempotency_key,
         "batch_id": None if log.batch_id is None else _UUID.to_representation(log.batch_id),
-        "scheduled_for": _moment(log.scheduled_for), "sent_at": _moment(log.sent_at),
-        "delivered_at": _moment(log.delivered_at), "created_at": _moment(log.created_at),
-        "updated_at": _moment(log.updated_at),
+        "scheduled_for": _moment(log.scheduled_for, zone), "sent_at": _moment(log.sent_at, zone),
+        "delivered_at": _moment(log.delivered_at, zone), "created_at": _moment(log.created_at, zone),
+        "updated_at": _moment(log.updated_at, zone),
     }
 
 

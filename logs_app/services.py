@@ -19,7 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import CharField, F, Q
+from django.db.models import (CharField, DateTimeField, F, ForeignKey, IntegerField, Q, TextField,
+                              UUIDField)
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -237,6 +238,11 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
 
 
 _LOG_FIELDS = tuple(field for field in NotificationLog._meta.concrete_fields if not field.primary_key)
+# psycopg takes these fields' values as they are (text, numbers, aware datetimes, UUIDs); any other
+# field's value (JSON) goes through Django's preparation.
+_LOG_FIELDS_PREPARED = tuple(
+    not isinstance(field, (CharField, TextField, IntegerField, ForeignKey, DateTimeField, UUIDField))
+    for field in _LOG_FIELDS)
 _INSERT_LOG = (f"INSERT INTO {NotificationLog._meta.db_table} ({', '.join(field.column for field in _LOG_FIELDS)}) "
                f"VALUES ({', '.join(['%s'] * len(_LOG_FIELDS))}) RETURNING id")
 
@@ -249,8 +255,9 @@ def _insert_log(log: NotificationLog) -> None:
         return
     log.created_at = log.updated_at = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_LOG, [field.get_db_prep_save(getattr(log, field.attname), connection)
-                                     for field in _LOG_FIELDS])
+        values = [getattr(log, field.attname) for field in _LOG_FIELDS]
+        cursor.execute(_INSERT_LOG, [field.get_db_prep_save(value, connection) if prepared else value
+                                     for field, value, prepared in zip(_LOG_FIELDS, values, _LOG_FIELDS_PREPARED)])
         log.pk = cursor.fetchone()[0]
     log._state.adding, log._state.db = False, connection.alias
 

@@ -560,14 +560,16 @@ def rate_limit_hit(request: HttpRequest, group: str, *, read_ahead: Sequence[str
 # The whole sliding-window check in one Redis round trip, on django-ratelimit's keys and windows:
 # count this request in each current fixed window (a new window's key lives through the next one,
 # where it weighs in as the previous count), read each previous window's count, and if any window
-# is over its limit take this request back out of every window. KEYS: current, previous per window;
-# ARGV: limit, period, seconds left in the current window, per window. Returns count, previous per
-# window, then 1 if limited.
+# is over its limit take this request back out of every window. Then read the cache entries the
+# request will need, so that they come back in the same reply.
+# KEYS: current, previous per window, then the entries to read; ARGV: the number of windows, then
+# limit, period, seconds left in the current window, per window. Returns count, previous per window,
+# then 1 if limited, then the entries' values (nil for a missing one).
 _SLIDING_WINDOW_LUA = """
-local n = #KEYS / 2
+local n = tonumber(ARGV[1])
 local counts, previous, limited = {}, {}, 0
 for i = 1, n do
-  local limit, period, left = tonumber(ARGV[3*i-2]), tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i])
+  local limit, period, left = tonumber(ARGV[3*i-1]), tonumber(ARGV[3*i]), tonumber(ARGV[3*i+1])
   local count = redis.call('INCR', KEYS[2*i-1])
   if count == 1 then redis.call('EXPIRE', KEYS[2*i-1], 2 * period + %d) end
   local prev = tonumber(redis.call('GET', KEYS[2*i]) or '0') or 0
@@ -580,6 +582,9 @@ for i = 1, n do
   out[2*i-1], out[2*i] = counts[i], previous[i]
 end
 out[2*n+1] = limited
+for i = 2*n+1, #KEYS do
+  out[i+1] = redis.call('GET', KEYS[i])
+end
 return out
 """ % EXPIRATION_FUDGE
 
@@ -597,13 +602,12 @@ def _redis_client(cache: Any) -> Any:
 
 def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict, client: str,
                           read_ahead: Sequence[str]) -> RateLimitResult:
-    """`rate_limit_hit` on Redis: the same keys, windows and estimate, in one script call (pipelined
-    with an MGET of `read_ahead`)."""
+    """`rate_limit_hit` on Redis: the same keys, windows and estimate, and the reads, in one script call."""
     script = _scripts.get(id(redis_client))
     if script is None:
         script = _scripts[id(redis_client)] = redis_client.register_script(_SLIDING_WINDOW_LUA)
     now = int(time.time())
-    entries, keys, args = [], [], []
+    entries, keys, args = [], [], [len(WINDOWS)]
     for name, period in WINDOWS.items():
         rate = (int(rates[name]), period)
         window_end = _get_window(client, period)
@@ -612,20 +616,11 @@ def _rate_limit_hit_redis(cache: Any, redis_client: Any, group: str, rates: dict
         keys += [cache.make_key(current), cache.make_key(previous)]
         args += [rate[0], period, max(0, window_end - now)]
         entries.append((rate[0], period, window_end))
-    # One round trip: the script, and an MGET of `read_ahead` when there is something to read. Not
-    # script(client=pipeline): a pipeline holding a Script asks SCRIPT EXISTS first, a round trip more.
-    pipeline = redis_client.pipeline(transaction=False)
-    pipeline.evalsha(script.sha, len(keys), *keys, *args)
-    if read_ahead:
-        pipeline.mget([cache.make_key(key) for key in read_ahead])
-    counts, *values = pipeline.execute(raise_on_error=False)
-    if isinstance(counts, redis.exceptions.NoScriptError):  # Redis restarted or flushed its scripts
-        counts = script(keys=keys, args=args)
-    for result in (counts, *values):
-        if isinstance(result, Exception):
-            raise result
+    keys += [cache.make_key(key) for key in read_ahead]
+    reply = script(keys=keys, args=args)  # EVALSHA; the script is loaded again if Redis has forgotten it
+    counts, values = reply[:2 * len(entries) + 1], reply[2 * len(entries) + 1:]
     read: dict[str, Any] = {}
-    for key, value in zip(read_ahead, values[0] if values else []):
+    for key, value in zip(read_ahead, values):
         try:
             read[key] = None if value is None else cache.client.decode(value)
         except Exception:  # an entry that no longer decodes: its reader reads it itself, with its own fallback

@@ -174,9 +174,13 @@ def test_retrieve_one_log_and_404(api, template):
      "sent_at": dt.datetime(2026, 3, 29, 1, 30, 0, 123456, tzinfo=dt.UTC),
      "delivered_at": dt.datetime(2026, 3, 29, 1, 31, tzinfo=dt.UTC)},
 ])
-def test_answers_match_the_documented_log_schema(fields):
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_answers_match_the_documented_log_schema(fields, zone):
+    from django.utils import timezone
+
     from logs_app.api import LogOutputSerializer, log_data
 
     log = factories.NotificationLogFactory(**fields)
     log.refresh_from_db()
-    assert log_data(log) == LogOutputSerializer(log).data
+    with timezone.override(zone):
+        assert log_data(log) == LogOutputSerializer(log).data

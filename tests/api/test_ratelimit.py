@@ -160,7 +160,7 @@ def redis_cache():
 
 
 def redis_trips(monkeypatch) -> list[str]:
-    """Every round trip this process makes to Redis from now on: a command's name, or "pipeline"."""
+    """Every round trip this process makes to Redis from now on: a command's name, or "pipeline" for a batch."""
     import redis
 
     trips: list[str] = []
@@ -177,7 +177,7 @@ def test_the_key_is_read_in_the_limiters_round_trip(api, redis_cache, monkeypatc
     trips = redis_trips(monkeypatch)
     response = api.get("/api/v1/templates/")
     assert response.status_code == 200 and "X-RateLimit-Remaining" in response
-    assert trips == ["pipeline"]  # the limiter's script and the key's entry, together
+    assert trips == ["EVALSHA"]  # the limiter's script reads the key's entry too
 
 
 def test_a_send_reads_the_cache_only_in_the_limiters_round_trip(api, template, redis_cache, monkeypatch):
@@ -189,7 +189,7 @@ def test_a_send_reads_the_cache_only_in_the_limiters_round_trip(api, template, r
     trips = redis_trips(monkeypatch)
     response = api.post("/api/v1/notifications/", send, format="json")
     assert response.status_code == 202 and response.json()["subject"] == "Hello Ada"
-    assert trips == ["pipeline"]  # limiter, key, template and preferences in one
+    assert trips == ["EVALSHA"]  # limiter, key, template and preferences in one
 
 
 @pytest.mark.parametrize("body", ['{"user_id": 1001, "template_name": ', '["not", "an", "object"]', "user_id=1001"])

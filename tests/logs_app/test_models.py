@@ -1,7 +1,7 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from logs_app.models import NotificationLog
+from logs_app.models import NotificationLog, NotificationStatus, Priority
 from preferences_app.models import UserPreference
 from templates_app.models import NotificationTemplate
 from tests.factories import NotificationLogFactory, NotificationTemplateFactory
@@ -54,3 +54,33 @@ def test_metadata_and_variables_are_json():
     log = NotificationLogFactory(notification_metadata={"context": {"items": [1, 2]}, "nested": {"a": None}})
     log.refresh_from_db()
     assert log.notification_metadata == {"context": {"items": [1, 2]}, "nested": {"a": None}}
+
+
+def test_a_log_inserted_by_the_send_path_reads_back_as_the_orm_would_store_it():
+    import datetime as dt
+    import uuid
+
+    from django.utils import timezone
+
+    from logs_app.services import _insert_log
+
+    template = NotificationTemplateFactory()
+    moment = timezone.now().replace(microsecond=123456) - dt.timedelta(days=1)
+    values = {
+        "user_id": 7, "template": template, "template_name": template.name, "template_version": 3, "type": "sms",
+        "status": NotificationStatus.SUPPRESSED, "priority": Priority.URGENT, "recipient": "+14155550100", "subject": "S ü", "body": "B\u2603",
+        "html_body": "<p>x</p>", "provider": "twilio", "provider_message_id": "SM1", "attempts": 2,
+        "error_message": "quiet", "notification_metadata": {"a": [1, {"b": None}]}, "client": "k1",
+        "idempotency_key": "idem", "scheduled_for": moment, "queued_at": moment, "lease_expires_at": moment,
+        "batch_id": uuid.uuid4(), "sent_at": moment, "delivered_at": moment}
+    inserted, saved = NotificationLog(**values), NotificationLog(**{**values, "idempotency_key": "idem2"})
+    _insert_log(inserted)
+    saved.save()
+
+    def stored(log_id: int) -> dict:
+        row = NotificationLog.objects.filter(pk=log_id).values().get()
+        return {name: value for name, value in row.items() if name not in {"id", "idempotency_key", "created_at",
+                                                                           "updated_at"}}
+
+    assert inserted.pk and stored(inserted.pk) == stored(saved.pk)
+    assert stored(inserted.pk)["notification_metadata"] == {"a": [1, {"b": None}]}
