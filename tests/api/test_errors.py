@@ -125,3 +125,22 @@ def test_json_nested_past_the_recursion_limit_is_400(api, path):
     response = api.post(path, body, content_type="application/json")
     assert response.status_code == 400
     assert "nested too deeply" in response.content.decode()
+
+
+@pytest.mark.parametrize("accept, status, content_type", [
+    (None, 200, "application/json"),
+    ("*/*", 200, "application/json"),
+    ("application/json", 200, "application/json"),
+    ("application/*", 200, "application/json"),
+    ("text/html, application/json;q=0.5", 200, "application/json"),
+    ("text/html", 406, "application/json"),
+])
+def test_answers_are_json_whatever_accept_allows_and_406_otherwise(api, accept, status, content_type):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = api.get("/api/v1/templates/", **headers)
+    assert response.status_code == status
+    assert response["Content-Type"] == content_type
+
+
+def test_a_format_other_than_json_is_404(api):
+    assert api.get("/api/v1/templates/?format=xml").status_code == 404
