@@ -203,6 +203,13 @@ def body_too_large(request: HttpRequest) -> bool:
 _COMPOUND_FIELDS = (serializers.ListField, serializers.DictField, serializers.BaseSerializer)
 
 
+def _shallow_copy(field: serializers.Field) -> serializers.Field:
+    """copy.copy(field) without the copy protocol's detour through __reduce_ex__."""
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    return clone
+
+
 class StrictInputSerializer(serializers.Serializer):
     """A request body (or query): a JSON object whose every key is a declared field.
 
@@ -214,13 +221,6 @@ class StrictInputSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         return {name: copy.deepcopy(field) if isinstance(field, _COMPOUND_FIELDS) else _shallow_copy(field)
                 for name, field in self._declared_fields.items()}
-
-
-def _shallow_copy(field: serializers.Field) -> serializers.Field:
-    """copy.copy(field) without the copy protocol's detour through __reduce_ex__."""
-    clone = object.__new__(type(field))
-    clone.__dict__.update(field.__dict__)
-    return clone
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
