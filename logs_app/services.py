@@ -69,12 +69,16 @@ class _Request:
     client: str
 
 
+# Django builds a choices enum's `values` anew, labels and all, on every read.
+_PRIORITIES, _CHANNELS = frozenset(Priority.values), frozenset(NotificationType.values)
+
+
 def _check_request(*, template_name: Any, context: Any, channel: str | None, send_at: dt.datetime | None,
                    priority: str, client: str) -> _Request:
     errors: dict[str, str] = {}
-    if priority not in Priority.values:
+    if priority not in _PRIORITIES:
         errors["priority"] = f"Must be one of: {', '.join(Priority.values)}."
-    if channel is not None and channel not in NotificationType.values:
+    if channel is not None and channel not in _CHANNELS:
         errors["channel"] = f"Must be one of: {', '.join(NotificationType.values)}."
     if context is not None and not isinstance(context, dict):
         errors["context"] = "Must be a JSON object."

@@ -377,8 +377,8 @@ class ApiView(APIView):
 def _view_read_ahead(request: HttpRequest) -> list[str]:
     """What the view that will answer `request` reads ahead; nothing for a request it would refuse."""
     try:
-        view_class = getattr(resolve(request.path_info).func, "view_class", None)
-        if not (isinstance(view_class, type) and issubclass(view_class, ApiView)):
+        view_class = _api_view_class(getattr(request, "urlconf", None) or settings.ROOT_URLCONF, request.path_info)
+        if view_class is None:
             return []
         if view_class.read_ahead.__func__ is ApiView.read_ahead.__func__:  # reads nothing ahead: body left unread
             return []
@@ -386,6 +386,17 @@ def _view_read_ahead(request: HttpRequest) -> list[str]:
         return list(view_class.read_ahead(request.method, data))
     except Exception:  # no such path, or a body the view will refuse with a proper answer of its own
         return []
+
+
+@functools.lru_cache(maxsize=512)
+def _api_view_class(urlconf: str, path: str) -> type[ApiView] | None:
+    """The ApiView that answers `path` (None for any other view, or none), remembered: Django resolves
+    the path again for the request itself, and a send comes to the same path every time."""
+    try:
+        view_class = getattr(resolve(path, urlconf).func, "view_class", None)
+    except Http404:
+        return None
+    return view_class if isinstance(view_class, type) and issubclass(view_class, ApiView) else None
 
 
 class ApiKeySchemeExtension(OpenApiAuthenticationExtension):
