@@ -33,7 +33,7 @@ from preferences_app.models import Device, UserPreference, is_user_id
 from preferences_app.selectors import preference_cache_key
 from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
 from templates_app.models import NotificationTemplate, NotificationType
-from templates_app.rendering import RenderedMessage
+from templates_app.rendering import RenderedMessage, context_too_deep
 from templates_app.selectors import template_cache_key, template_get_by_name
 from templates_app.services import template_render
 
@@ -82,6 +82,8 @@ def _check_request(*, template_name: Any, context: Any, channel: str | None, sen
         errors["channel"] = f"Must be one of: {', '.join(NotificationType.values)}."
     if context is not None and not isinstance(context, dict):
         errors["context"] = "Must be a JSON object."
+    elif context is not None and (too_deep := context_too_deep(context)):
+        errors["context"] = too_deep
     elif context is not None:
         size = len(json.dumps(context, default=str).encode())
         if size > settings.NOTIFICATION_MAX_CONTEXT_BYTES:

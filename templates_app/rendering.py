@@ -127,6 +127,14 @@ def nests_deeper_than(root: Any, limit: int, *, children: Callable[[Any], Iterab
     return False
 
 
+def context_too_deep(context: Any) -> str | None:
+    """Why a send's context is refused for its depth, checked before anything recurses into it (None if
+    it is not)."""
+    if nests_deeper_than(context, MAX_CONTEXT_NESTING):
+        return f"Is nested more than {MAX_CONTEXT_NESTING} levels deep."
+    return None
+
+
 def _data_children(value: Any) -> Iterable[Any]:
     if isinstance(value, Mapping):
         return value.values()
@@ -379,8 +387,6 @@ def _parse(field: str, source: str) -> nodes.Template:
 
 def _syntax_error(field: str, err: TemplateSyntaxError) -> ValidationError:
     return ValidationError({field: f"Template syntax error on line {err.lineno}: {err.message}"})
-
-
 
 
 def _unsafe_attribute(tree: nodes.Template) -> str | None:

@@ -7,8 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .models import NotificationTemplate, NotificationType, TemplateVersion
-from .rendering import (HTML_PART, MAX_CONTEXT_NESTING, RenderedMessage, limits_for, nests_deeper_than, placeholders,
-                        render_parts)
+from .rendering import HTML_PART, RenderedMessage, context_too_deep, limits_for, placeholders, render_parts
 
 VERSIONED_FIELDS = ("subject", "body", "html_body", "variables")
 
@@ -140,8 +139,9 @@ def template_render(*, template: NotificationTemplate, context: Mapping[str, Any
     if context is None:
         context = example_context(template)
     limits = limits_for(template.type)
-    if nests_deeper_than(context, MAX_CONTEXT_NESTING):
-        raise ValidationError({"context": f"Is nested more than {MAX_CONTEXT_NESTING} levels deep."})
+    too_deep = context_too_deep(context)
+    if too_deep:
+        raise ValidationError({"context": too_deep})
     size = len(json.dumps(context, default=str).encode())
     if size > limits.context_bytes:
         raise ValidationError({"context": f"Is {size} bytes; the limit for {template.type} is {limits.context_bytes}."})
