@@ -21,6 +21,9 @@ def _normalise_variables(variables: Any) -> dict[str, Any] | None:
             raise ValidationError({"variables": "A list of variables must hold only names (strings)."})
         return {name: None for name in variables}
     if isinstance(variables, dict):
+        too_deep = context_too_deep(variables)  # the examples are a context: the same bound applies
+        if too_deep:
+            raise ValidationError({"variables": too_deep})
         return dict(variables)
     raise ValidationError({"variables": "Must be an object of name -> example value, or a list of names."})
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from templates_app.models import NotificationTemplate
@@ -17,6 +19,16 @@ def test_create_answers_201_with_the_template_and_version_1(api):
     assert set(body) == {"id", "name", "type", "subject", "body", "html_body", "variables", "version",
                          "created_at", "updated_at"}
     assert NotificationTemplate.objects.get(pk=body["id"]).versions.count() == 1
+
+
+def test_example_values_may_nest_as_deep_as_a_send_context(api):
+    def nested(levels: int) -> dict:  # the variables object itself is the first level
+        return {"name": json.loads("[" * (levels - 1) + "]" * (levels - 1))}
+
+    assert api.post("/api/v1/templates/", {**EMAIL, "variables": nested(32)}, format="json").status_code == 201
+    response = api.post("/api/v1/templates/", {**EMAIL, "name": "deeper", "variables": nested(33)}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"variables": ["Is nested more than 32 levels deep."]}
 
 
 def test_create_refuses_a_taken_name_naming_the_field(api, template):
