@@ -28,9 +28,8 @@ from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
-from rest_framework.exceptions import ParseError
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.renderers import JSONRenderer
@@ -189,7 +188,7 @@ class BoundedJSONParser(JSONParser):
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError as err:
-            raise ParseError(JSON_TOO_DEEP) from err
+            raise exceptions.ParseError(JSON_TOO_DEEP) from err
 
 
 def body_too_large(request: HttpRequest) -> bool:
