@@ -177,8 +177,9 @@ class NotificationListCreateApi(ApiView):
                    **INVALID_INPUT})
     def post(self, request: Request) -> Response:
         key = request.headers.get("Idempotency-Key")
-        if key is not None and (not 1 <= len(key) <= 255 or "\x00" in key):
-            raise serializers.ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters, none of them NUL."]})
+        problem = services.idempotency_key_problem(key) if key is not None else None
+        if problem:  # named after the header it came in, not the services' argument
+            raise serializers.ValidationError({"Idempotency-Key": [problem]})
         log, created = services.notification_send(**self.body(SendInputSerializer, request), client=_client(request),
                                                   idempotency_key=key)
         return Response(log_data(log), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)

@@ -177,6 +177,13 @@ def send_cache_keys(*, template_name: Any, user_id: Any) -> list[str]:
     return keys + [preference_cache_key(user_id)] if is_user_id(user_id) else keys
 
 
+def idempotency_key_problem(key: Any) -> str | None:
+    """Why an idempotency key is refused (None when it is fine): the REST header and the services' argument."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 255 or "\x00" in key:
+        return "Must be 1 to 255 characters, none of them NUL."
+    return None
+
+
 def notification_send(*, user_id: int, template_name: str, context: dict | None = None, channel: str | None = None,
                       recipient: str | None = None, idempotency_key: str | None = None, client: str = "",
                       send_at: dt.datetime | None = None, priority: str = Priority.NORMAL,
@@ -190,8 +197,9 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
     recipient, message (too long for SMS, too large for push), send_at, priority, user_id.
     """
     if idempotency_key is not None:
-        if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 255 or "\x00" in idempotency_key:
-            raise ValidationError({"idempotency_key": "Must be 1 to 255 characters, none of them NUL."})
+        problem = idempotency_key_problem(idempotency_key)
+        if problem:
+            raise ValidationError({"idempotency_key": problem})
         earlier = NotificationLog.objects.filter(client=client, idempotency_key=idempotency_key).first()
         if earlier:
             return earlier, False
