@@ -16,12 +16,11 @@ from notifications_project.api import (
     INVALID_INPUT,
     ErrorSerializer,
     JSONObjectField,
-    PageQuerySerializer,
+    KeysetQuerySerializer,
     StrictInputSerializer,
     page_response,
     paginated,
 )
-from notifications_project.pagination import paginate
 from preferences_app.models import USER_ID_MAX, is_user_id
 from templates_app.models import NotificationType
 
@@ -90,7 +89,7 @@ def log_data(log: NotificationLog) -> dict[str, Any]:
     }
 
 
-class LogListQuerySerializer(PageQuerySerializer):
+class LogListQuerySerializer(KeysetQuerySerializer):
     user_id = serializers.IntegerField(min_value=1, max_value=USER_ID_MAX, required=False)
     status = serializers.ChoiceField(choices=NotificationStatus.choices, required=False)
     type = serializers.ChoiceField(choices=NotificationType.choices, required=False)
@@ -157,11 +156,11 @@ class NotificationListCreateApi(ApiView):
     write_scope = Scope.SEND
 
     @extend_schema(operation_id="notifications_list", parameters=[LogListQuerySerializer],
-                   responses={200: paginated(LogOutputSerializer), **INVALID_INPUT})
+                   responses={200: paginated(LogOutputSerializer, keyset=True), **INVALID_INPUT})
     def get(self, request: Request) -> Response:
         query = self.query(LogListQuerySerializer, request)
-        page, size = query.pop("page"), query.pop("size")
-        return page_response(paginate(selectors.log_list(**query), page=page, size=size), log_data)
+        page, size, cursor = query.pop("page"), query.pop("size"), query.pop("cursor", None)
+        return page_response(selectors.log_page(**query, page=page, size=size, cursor=cursor), log_data)
 
     @classmethod
     def read_ahead(cls, method: str, data: Any) -> list[str]:

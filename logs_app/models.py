@@ -74,6 +74,8 @@ class NotificationLog(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["user_id"], name="ix_notification_logs_user_id"),
+            # A user's list, newest first, and the cursor that continues it: one index range per page.
+            Index(fields=["user_id", "-created_at", "-id"], name="ix_notification_logs_user_recent"),
             models.Index(fields=["status"], name="ix_notification_logs_status"),
             models.Index(fields=["type"], name="ix_notification_logs_type"),
             Index(fields=["created_at"], name="ix_notification_logs_created_at"),

@@ -2,14 +2,17 @@
 
 import datetime as dt
 import enum
+from typing import Annotated, NewType
 
 import strawberry
 import strawberry_django
 from django.utils import timezone
+from graphql import GraphQLError
 from strawberry import Info
 
+from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_OFFSET
 from templates_app.schema import (
-    NotificationTemplate, NotificationType, PaginationInfo, PaginationInput, json_input, json_output, page_of,
+    NotificationTemplate, NotificationType, PaginationInfo, PaginationInput, json_input, json_output,
 )
 
 from . import models, selectors, services
@@ -25,6 +28,34 @@ NotificationPriority = strawberry.enum(
 )
 
 
+# Log ids are 64-bit; GraphQL's Int is 32-bit. `id` stays an Int for every id that fits (the seed's
+# schema, unchanged for clients whose logs never get there), and `logId` carries any id as a string.
+GRAPHQL_INT_MAX = 2**31 - 1
+
+BigInt = NewType("BigInt", int)
+# The root schema puts these in its StrawberryConfig.scalar_map.
+SCALARS = {BigInt: strawberry.scalar(
+    name="BigInt", serialize=str, parse_value=int,
+    description="A 64-bit integer, written as a decimal string (GraphQL's Int stops at 2^31 - 1).",
+)}
+
+
+def small_id(log_id: int) -> int:
+    """`log_id` as a GraphQL Int; an id past 2^31 - 1 is an error (code ID_TOO_LARGE) naming `logId`."""
+    if log_id > GRAPHQL_INT_MAX:
+        raise GraphQLError(f"Log id {log_id} is past GraphQL's 32-bit Int: read logId instead.",
+                           extensions={"code": "ID_TOO_LARGE"})
+    return log_id
+
+
+def _id(root: strawberry.Parent[models.NotificationLog]) -> int:
+    return small_id(root.pk)
+
+
+def _log_id(root: strawberry.Parent[models.NotificationLog]) -> BigInt:
+    return root.pk
+
+
 def _template_id(root: strawberry.Parent[models.NotificationLog]) -> int | None:
     return root.template_id
 
@@ -35,7 +66,8 @@ def _metadata(root: strawberry.Parent[models.NotificationLog]) -> str | None:
 
 @strawberry_django.type(models.NotificationLog, description="One notification and the audit trail of delivering it.")
 class NotificationLog:
-    id: int
+    id: int = strawberry_django.field(resolver=_id, description="Up to 2^31 - 1; past it an error: read logId.")
+    log_id: BigInt = strawberry_django.field(resolver=_log_id, description="The id, whatever its size.")
     user_id: int
     template_id: int | None = strawberry_django.field(resolver=_template_id)
     type: NotificationType
@@ -56,6 +88,9 @@ class NotificationLog:
 class NotificationLogList:
     items: list[NotificationLog]
     pagination: PaginationInfo
+    next_cursor: str | None = strawberry.field(
+        description="Pass as `cursor` to read the next page (at the cost of one page, however deep); "
+                    "null on the last page.")
 
 
 @strawberry.input
@@ -78,11 +113,15 @@ class NotificationRequestInput:
 
 @strawberry.type(description="The answer to sendNotification: the log it made and what will happen next.")
 class NotificationResponse:
-    id: int
+    log_id: BigInt = strawberry.field(description="The log's id, whatever its size.")
     status: NotificationStatus
     message: str
     created_at: dt.datetime
     scheduled_for: dt.datetime | None
+
+    @strawberry.field(description="The log's id, up to 2^31 - 1; past it an error: read logId.")
+    def id(self) -> int:
+        return small_id(self.log_id)
 
 
 def _response_message(log: models.NotificationLog, *, created: bool, send_at: dt.datetime | None) -> str:
@@ -98,11 +137,20 @@ def _response_message(log: models.NotificationLog, *, created: bool, send_at: dt
     return "Notification accepted for delivery"
 
 
-def user_notifications(user_id: int, pagination: PaginationInput | None = None) -> NotificationLogList:
+def user_notifications(
+    user_id: int, pagination: PaginationInput | None = None,
+    cursor: Annotated[str | None, strawberry.argument(
+        description=f"The nextCursor of the previous page; overrides pagination.page. Pages starting past "
+                    f"row {MAX_OFFSET} are only reached this way.")] = None,
+) -> NotificationLogList:
     """A user's notifications, newest first, one page at a time."""
-    # One join instead of a query per log when the client asks for each log's template.
-    page = page_of(selectors.log_list(user_id=user_id).select_related("template"), pagination)
-    return NotificationLogList(items=list(page.items), pagination=PaginationInfo.from_page(page))
+    pagination = pagination or PaginationInput()
+    # Templates joined: one query instead of one per log when the client asks for each log's template.
+    page = selectors.log_page(user_id=user_id, page=1 if pagination.page is None else pagination.page,
+                              size=DEFAULT_PAGE_SIZE if pagination.size is None else pagination.size, cursor=cursor,
+                              with_template=True)
+    return NotificationLogList(items=list(page.items), pagination=PaginationInfo.from_page(page),
+                               next_cursor=page.next_cursor)
 
 
 def send_notification(info: Info, input: NotificationRequestInput) -> NotificationResponse:
@@ -119,6 +167,6 @@ def send_notification(info: Info, input: NotificationRequestInput) -> Notificati
         priority=(input.priority or NotificationPriority.NORMAL).value,
     )
     return NotificationResponse(
-        id=log.pk, status=log.status, created_at=log.created_at, scheduled_for=log.scheduled_for,
+        log_id=log.pk, status=log.status, created_at=log.created_at, scheduled_for=log.scheduled_for,
         message=_response_message(log, created=created, send_at=input.send_at),
     )

@@ -2,15 +2,20 @@
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from notifications_project.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
 from templates_app.models import NotificationType
 
 from .models import NotificationLog, NotificationStatus
+
+# Newest first; unique together, so a cursor names exactly one place in the list.
+LIST_ORDER = ("-created_at", "-id")
 
 
 def log_list(*, user_id: int | None = None, status: str | None = None, type: str | None = None,
@@ -27,7 +32,7 @@ def log_list(*, user_id: int | None = None, status: str | None = None, type: str
         errors["type"] = f"Must be one of: {', '.join(NotificationType.values)}."
     if errors:
         raise ValidationError(errors)
-    queryset = NotificationLog.objects.order_by("-created_at", "-id")
+    queryset = NotificationLog.objects.order_by(*LIST_ORDER)
     if user_id is not None:
         queryset = queryset.filter(user_id=user_id)
     if status:
@@ -39,6 +44,20 @@ def log_list(*, user_id: int | None = None, status: str | None = None, type: str
     if created_before:
         queryset = queryset.filter(created_at__lt=created_before)
     return queryset
+
+
+def log_page(*, page: int = 1, size: int = DEFAULT_PAGE_SIZE, cursor: str | None = None,
+             with_template: bool = False, **filters: Any) -> KeysetPage[NotificationLog]:
+    """One page of `log_list(**filters)`, newest first, by page number or by the cursor of the page before
+    (`with_template`: each log's template joined in the same query).
+
+    Costs one page however deep (the (user_id, created_at, id) and (created_at) indexes); the total is
+    exact up to EXACT_TOTAL_CAP. Raises ValidationError as log_list and paginate_keyset do.
+    """
+    queryset = log_list(**filters)
+    if with_template:
+        queryset = queryset.select_related("template")
+    return paginate_keyset(queryset, keys=LIST_ORDER, page=page, size=size, cursor=cursor)
 
 
 def log_get(*, id: int) -> NotificationLog:

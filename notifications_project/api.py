@@ -42,7 +42,7 @@ from apikeys_app.services import AuthenticationFailed as KeyRefused
 from apikeys_app.services import api_key_cache_key, api_key_from_header
 from notifications_project import metrics
 from notifications_project.cache import prefetched_values
-from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from notifications_project.pagination import DEFAULT_PAGE_SIZE, EXACT_TOTAL_CAP, MAX_OFFSET, MAX_PAGE_SIZE, KeysetPage, Page
 
 logger = logging.getLogger(__name__)
 
@@ -269,23 +269,46 @@ class PageQuerySerializer(serializers.Serializer):
                                     help_text=f"Items per page, at most {MAX_PAGE_SIZE}.")
 
 
+class KeysetQuerySerializer(PageQuerySerializer):
+    """Page parameters of a list that also reads by cursor (one that grows without bound)."""
+
+    page = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, default=1,
+        help_text=f"Page number, from 1; pages starting past row {MAX_OFFSET} are refused (400): use `cursor`.")
+    cursor = serializers.CharField(required=False, max_length=500, help_text=(
+        "The `next_cursor` of the previous page: continues after its last item at the cost of one page, "
+        "however deep. Overrides `page`."))
+
+
 def page_response(page: Page, output: type[serializers.Serializer] | Callable[[Any], dict[str, Any]]) -> Response:
     """A page in the list envelope; `output` is the items' serializer, or a function giving an item's data."""
     items = output(page.items, many=True).data if isinstance(output, type) else [output(item) for item in page.items]
-    return Response({"items": items, "total": page.total, "page": page.page, "size": page.size, "pages": page.pages})
+    body = {"items": items, "total": page.total, "page": page.page, "size": page.size, "pages": page.pages}
+    if isinstance(page, KeysetPage):
+        body.update(total_is_estimate=page.total_is_estimate, next_cursor=page.next_cursor)
+    return Response(body)
 
 
 @functools.cache
-def paginated(output: type[serializers.Serializer]) -> type[serializers.Serializer]:
-    """The schema of a page of `output` items: the envelope every list answers with."""
+def paginated(output: type[serializers.Serializer], keyset: bool = False) -> type[serializers.Serializer]:
+    """The schema of a page of `output` items: the envelope every list answers with (`keyset`: with
+    the estimate flag and the next cursor)."""
     name = output.__name__.removesuffix("Serializer")
-    return type(f"Paginated{name}Serializer", (serializers.Serializer,), {
+    fields = {
         "items": output(many=True),
         "total": serializers.IntegerField(help_text="Items across all pages."),
         "page": serializers.IntegerField(),
         "size": serializers.IntegerField(),
         "pages": serializers.IntegerField(help_text="Number of pages; 0 when there are no items."),
-    })
+    }
+    if keyset:
+        fields["total"] = serializers.IntegerField(
+            help_text=f"Items across all pages: exact up to {EXACT_TOTAL_CAP}, estimated beyond.")
+        fields["total_is_estimate"] = serializers.BooleanField(
+            help_text=f"True when `total` (and `pages`) is the database's estimate: past {EXACT_TOTAL_CAP} items.")
+        fields["next_cursor"] = serializers.CharField(
+            allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page.")
+    return type(f"Paginated{name}{'Keyset' if keyset else ''}Serializer", (serializers.Serializer,), fields)
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from strawberry.extensions import (
     AddValidationRules, DisableIntrospection, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension,
 )
 from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 from strawberry.utils.str_converters import to_camel_case
 
@@ -223,6 +224,7 @@ schema = NotificationSchema(
     query=Query,
     mutation=Mutation,
     extensions=[_depth_limit, _alias_limit, _token_limit, _introspection, ErrorCodes],
+    config=StrawberryConfig(scalar_map=logs.SCALARS),
 )
 
 

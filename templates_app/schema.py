@@ -10,7 +10,7 @@ import strawberry_django
 from django.core.exceptions import ValidationError
 from strawberry import Info
 
-from notifications_project.pagination import DEFAULT_PAGE_SIZE, Page, paginate
+from notifications_project.pagination import DEFAULT_PAGE_SIZE, EXACT_TOTAL_CAP, Page, paginate
 
 from . import models, selectors, services
 
@@ -30,10 +30,13 @@ class PaginationInfo:
     page: int
     size: int
     pages: int
+    total_is_estimate: bool = strawberry.field(
+        description=f"True when total (and pages) is the database's estimate: lists past {EXACT_TOTAL_CAP} items.")
 
     @classmethod
     def from_page(cls, page: Page) -> "PaginationInfo":
-        return cls(total=page.total, page=page.page, size=page.size, pages=page.pages)
+        return cls(total=page.total, page=page.page, size=page.size, pages=page.pages,
+                   total_is_estimate=page.total_is_estimate)
 
 
 def page_of(queryset: Any, pagination: PaginationInput | None) -> Page:

@@ -25,6 +25,29 @@ def preference(db):
     return factories.UserPreferenceFactory(user_id=1001)
 
 
+@pytest.fixture
+def big_log_ids(db):
+    """The next log id is 2^31 + 1, past a 32-bit integer, as a busy service's log reaches."""
+    from django.db import connection
+
+    from logs_app.models import NotificationLog
+
+    if connection.vendor != "postgresql":  # SQLite's AUTOINCREMENT continues after the highest id it gave
+        NotificationLog.objects.filter(pk=factories.NotificationLogFactory(id=2**31).pk).delete()
+        yield 2**31 + 1
+        return
+    # A sequence is outside transactions: put it back, or the tests after this one get big ids too.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence('notification_logs', 'id')")
+        sequence = cursor.fetchone()[0]
+        cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
+        before = cursor.fetchone()
+        cursor.execute("SELECT setval(%s, %s)", [sequence, 2**31])
+    yield 2**31 + 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(%s, %s, %s)", [sequence, *before])
+
+
 from notification_channels import registry  # noqa: E402
 from tests.fakes.fixtures import *  # noqa: E402,F401,F403  (fake_twilio, fake_fcm, fake_apns, fake_smtp, keys)
 

@@ -184,3 +184,11 @@ def test_answers_match_the_documented_log_schema(fields, zone):
     log.refresh_from_db()
     with timezone.override(zone):
         assert log_data(log) == LogOutputSerializer(log).data
+
+
+def test_log_ids_past_32_bits_travel_as_numbers(api, send, big_log_ids):
+    sent = api.post("/api/v1/notifications/", send, format="json").json()
+    assert sent["id"] == big_log_ids
+
+    assert api.get(f"/api/v1/notifications/{big_log_ids}/").json()["id"] == big_log_ids
+    assert [item["id"] for item in api.get("/api/v1/notifications/?user_id=1001").json()["items"]] == [big_log_ids]

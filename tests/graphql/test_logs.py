@@ -204,3 +204,61 @@ def test_send_notification_meets_the_send_rate_limit(gql, template, preference, 
     assert [error_codes(result) for result in results] == [[], [], ["RATE_LIMITED"]]
     assert results[2]["errors"][0]["extensions"]["retryAfter"] >= 1
     assert NotificationLog.objects.count() == 2
+
+
+PAGE = """
+query($userId: Int!, $pagination: PaginationInput, $cursor: String) {
+  userNotifications(userId: $userId, pagination: $pagination, cursor: $cursor) {
+    items { logId }
+    pagination { total page pages totalIsEstimate }
+    nextCursor
+  }
+}
+"""
+
+
+def test_a_cursor_walks_a_users_notifications(gql, template):
+    logs = [factories.NotificationLogFactory(user_id=1001, template=template) for _ in range(5)]
+    NotificationLog.objects.filter(pk__in=[log.pk for log in logs[1:4]]).update(created_at=timezone.now())
+    newest_first = [str(log.pk) for log in
+                    NotificationLog.objects.filter(user_id=1001).order_by("-created_at", "-id")]
+
+    seen, pages, cursor = [], [], None
+    while True:
+        result = gql(PAGE, {"userId": 1001, "pagination": {"size": 2}, "cursor": cursor})["data"]["userNotifications"]
+        seen += [item["logId"] for item in result["items"]]
+        pages.append(result["pagination"])
+        cursor = result["nextCursor"]
+        if cursor is None:
+            break
+
+    assert seen == newest_first
+    assert [page["page"] for page in pages] == [1, 2, 3]
+    assert pages[0] == {"total": 5, "page": 1, "pages": 3, "totalIsEstimate": False}
+
+
+def test_a_bad_cursor_is_bad_user_input(gql, db):
+    answer = gql(PAGE, {"userId": 1001, "cursor": "nonsense"})
+    assert error_codes(answer) == ["BAD_USER_INPUT"] and "cursor" in answer["errors"][0]["message"]
+
+
+BIG = """
+query($userId: Int!) { userNotifications(userId: $userId) { items { id } } }
+"""
+
+
+def test_ids_past_32_bits_travel_as_log_id(gql, template, preference, big_log_ids):
+    sent = gql("""mutation($input: NotificationRequestInput!) { sendNotification(input: $input) { logId status } }""",
+               {"input": send_input(template)})["data"]["sendNotification"]
+    assert sent == {"logId": str(big_log_ids), "status": "PENDING"}
+
+    listed = gql(PAGE, {"userId": 1001})["data"]["userNotifications"]
+    assert listed["items"] == [{"logId": str(big_log_ids)}]
+
+    answer = gql(BIG, {"userId": 1001})
+    assert error_codes(answer) == ["ID_TOO_LARGE"] and "logId" in answer["errors"][0]["message"]
+
+
+def test_small_ids_stay_ints(gql, template, preference):
+    sent = gql(SEND, {"input": send_input(template)})["data"]["sendNotification"]
+    assert isinstance(sent["id"], int)
