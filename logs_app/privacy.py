@@ -16,6 +16,7 @@ from preferences_app.models import Device, UserPreference
 from preferences_app.services import validate_user_id
 
 from .models import FINAL_STATUSES, NotificationLog, NotificationStatus
+from .pipeline.events import LogChange, logs_changed_send
 
 logger = logging.getLogger(__name__)
 
@@ -141,14 +142,23 @@ def user_data_erase(*, user_id: int) -> ErasureResult:
         _, deleted = UserPreference.objects.filter(user_id=user_id).delete()  # devices go with it (cascade)
         preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)
         logs = NotificationLog.objects.filter(user_id=user_id)
-        pending = list(logs.filter(status=NotificationStatus.PENDING).values_list("id", flat=True))
+        # Locked, so that the cancellations told to `logs_changed` are exactly the rows cancelled below.
+        pending = list(logs.select_for_update().filter(status=NotificationStatus.PENDING)
+                       .values_list("id", "type", "template_name", "provider", "batch_id"))
         now = timezone.now()
         anonymised = logs.update(
             user_id=ERASED_USER_ID, recipient="", subject="", body="", html_body="", notification_metadata=None,
             error_message=None, idempotency_key=None, updated_at=now)
         # A worker that claimed one of these finds it no longer pending and records nothing.
-        cancelled = NotificationLog.objects.filter(pk__in=pending, status=NotificationStatus.PENDING).update(
+        cancelled = NotificationLog.objects.filter(pk__in=[row[0] for row in pending],
+                                                   status=NotificationStatus.PENDING).update(
             status=NotificationStatus.SUPPRESSED, error_message=CANCELLED_ON_ERASURE, lease_expires_at=None)
+        logs_changed_send(changes=[
+            LogChange(log_id=log_id, user_id=ERASED_USER_ID, channel=channel, template_name=template_name,
+                      old_status=NotificationStatus.PENDING, new_status=NotificationStatus.SUPPRESSED,
+                      provider=provider, error_message=CANCELLED_ON_ERASURE, at=now, idempotency_key=None,
+                      batch_id=batch_id)
+            for log_id, channel, template_name, provider, batch_id in pending])
     result = ErasureResult(user_id=user_id, preferences_deleted=preferences, devices_deleted=devices,
                            logs_anonymised=anonymised, logs_cancelled=cancelled)
     # The record of the request itself: which user, how much; nothing of what was erased.

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from templates_app.selectors import template_cache_key, template_get_by_name
 from templates_app.services import template_render
 
 from .models import NotificationLog, NotificationStatus, Priority
+from .pipeline.events import LogChange, log_change, logs_changed_listened, logs_changed_send
 from .publisher import Publisher
 
 logger = logging.getLogger(__name__)
@@ -230,13 +231,17 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         _validate_delivery(channel=request.channel, recipient=log.recipient, targets=targets,
                            rendered=request.rendered)
         log.scheduled_for = _schedule(preference=preference, request=request, now=now)
+    listened = logs_changed_listened()
     try:
         # One INSERT is atomic on its own: outside a transaction it commits by itself (no BEGIN/COMMIT round
         # trips) and the on-commit hook runs right after it; inside one, a savepoint keeps a clash recoverable.
-        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+        # A receiver of `logs_changed` writes in the INSERT's transaction, so then there is one.
+        with transaction.atomic() if connection.in_atomic_block or listened else contextlib.nullcontext():
             if log.status == NotificationStatus.PENDING and log.scheduled_for is None:
                 log.queued_at = now
             _insert_log(log)
+            if listened:
+                logs_changed_send(changes=[log_change(log, old_status="")])
             if log.queued_at:
                 transaction.on_commit(lambda: enqueue_soon(log.pk))
     except IntegrityError:
@@ -341,6 +346,7 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
     # would cost more than everything else in a bulk send together.
     fields = ("user_id", f"{kind}_enabled", "email", "phone", "quiet_hours_start", "quiet_hours_end", "timezone")
     stored = UserPreference.objects.annotate(phone=Cast("phone_number", output_field=CharField()))
+    listened = logs_changed_listened()
     with transaction.atomic():
         for chunk in _chunks(_each_once(user_ids), BULK_CHUNK):
             # Plain tuples, not model instances: a chunk at a time, so memory stays flat whatever the count.
@@ -366,6 +372,8 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
                 counts[status] += 1
                 rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now))
             _insert_logs(rows)
+            if listened:
+                logs_changed_send(changes=_bulk_changes(rows, batch_id=batch_id))
         transaction.on_commit(lambda: _enqueue_later(batch_id))
     metrics.notifications_accepted(channel=request.channel, counts=counts)
     logger.info("bulk notification accepted", extra={"batch_id": str(batch_id), "users": len(user_ids),
@@ -390,6 +398,21 @@ def _insert_logs(rows: list[tuple]) -> None:
     else:
         NotificationLog.objects.bulk_create([NotificationLog(**dict(zip(BULK_COLUMNS, row))) for row in rows],
                                             batch_size=500)
+
+
+_BULK_INDEX = {column: index for index, column in enumerate(BULK_COLUMNS)}
+
+
+def _bulk_changes(rows: list[tuple], *, batch_id: uuid.UUID) -> list[LogChange]:
+    """The changes a chunk of bulk rows made. COPY gives no ids back, so they are read by (batch, user):
+    a bulk send has each user once. Only done when a receiver listens."""
+    ids = dict(NotificationLog.objects.filter(batch_id=batch_id, user_id__in=[row[0] for row in rows])
+               .values_list("user_id", "id"))
+    at = _BULK_INDEX["updated_at"]
+    status, error, name, kind = (_BULK_INDEX[column] for column in ("status", "error_message", "template_name", "type"))
+    return [LogChange(log_id=ids[row[0]], user_id=row[0], channel=row[kind], template_name=row[name], old_status="",
+                      new_status=row[status], provider="", error_message=row[error], at=row[at],
+                      idempotency_key=None, batch_id=batch_id) for row in rows]
 
 
 def _enqueue_later(batch_id: uuid.UUID) -> None:
@@ -487,7 +510,11 @@ def sweep_due(*, now: dt.datetime | None = None, limit: int = 10_000) -> int:
 # Delivering -----------------------------------------------------------------------------------
 
 
-_CLAIM_COLUMNS = ("id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts", "created_at")
+# What delivery reads of a log, and what its `logs_changed` changes carry; in the model's order of fields,
+# which `Model.from_db` expects of the claim's RETURNING row.
+_CLAIM_COLUMNS = tuple(field.attname for field in NotificationLog._meta.concrete_fields if field.attname in {
+    "id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts", "created_at",
+    "template_name", "idempotency_key", "batch_id"})
 
 
 def _claim(log_ids: list[int], now: dt.datetime) -> list[NotificationLog]:
@@ -547,10 +574,18 @@ def _release(logs: list[NotificationLog]) -> None:
 
 
 def _finish(log: NotificationLog, **fields: Any) -> bool:
-    """Record an outcome, if the log is still pending (a receipt or another worker may have moved it)."""
+    """Record a final outcome, if the log is still pending (a receipt or another worker may have moved it)."""
     fields.setdefault("lease_expires_at", None)
     fields["updated_at"] = timezone.now()
-    return bool(NotificationLog.objects.filter(pk=log.pk, status=NotificationStatus.PENDING).update(**fields))
+    listened = logs_changed_listened()
+    with transaction.atomic() if listened else contextlib.nullcontext():
+        if not NotificationLog.objects.filter(pk=log.pk, status=NotificationStatus.PENDING).update(**fields):
+            return False
+        for name, value in fields.items():
+            setattr(log, name, value)
+        if listened:
+            logs_changed_send(changes=[log_change(log, old_status=NotificationStatus.PENDING)])
+    return True
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -665,8 +700,20 @@ def _record_sent(logs: list[NotificationLog], request_ids: Mapping[str, str] | N
            f"{', '.join(['(%s, %s, %s, %s, %s)'] * len(logs))}) "
            f"UPDATE {table} SET status = %s, provider = v.provider, provider_message_id = v.message_id, "
            f"sent_at = v.sent_at, updated_at = v.sent_at, error_message = NULL, notification_metadata = {metadata}, "
-           f"lease_expires_at = NULL FROM v WHERE {table}.id = v.id AND {table}.status = %s")
-    _write_retrying(sql, [*params, NotificationStatus.SENT, NotificationStatus.PENDING])
+           f"lease_expires_at = NULL FROM v WHERE {table}.id = v.id AND {table}.status = %s RETURNING {table}.id")
+    params += [NotificationStatus.SENT, NotificationStatus.PENDING]
+    listened = logs_changed_listened()
+
+    def write() -> None:
+        with transaction.atomic() if listened else contextlib.nullcontext():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                written = {row[0] for row in cursor.fetchall()}
+            if listened:
+                logs_changed_send(changes=[log_change(log, old_status=NotificationStatus.PENDING)
+                                           for log in logs if log.pk in written])
+
+    _write_retrying(write)
     for log in logs:
         metrics.notification_sent(channel=log.type, provider=log.provider, accepted_at=log.created_at)
         with request_id_bound((request_ids or {}).get(str(log.pk))):
@@ -679,14 +726,13 @@ def _record_sent(logs: list[NotificationLog], request_ids: Mapping[str, str] | N
 SENT_WRITE_RETRY_SECONDS = 2.0
 
 
-def _write_retrying(sql: str, params: list[Any]) -> None:
+def _write_retrying(write: Callable[[], None]) -> None:
     """Run one write; if the connection drops, retry it on a fresh one for up to SENT_WRITE_RETRY_SECONDS."""
     deadline = time.monotonic() + SENT_WRITE_RETRY_SECONDS
     pause = 0.05
     while True:
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+            write()
             return
         except (OperationalError, InterfaceError) as err:
             if time.monotonic() + pause > deadline:
@@ -754,14 +800,25 @@ def log_record_receipt(*, provider: str, message_id: str, status: str, error: st
     """
     if status not in RECEIPT_STATUSES:
         raise ValueError(f"not a receipt status: {status}")
-    fields: dict[str, Any] = {"status": status, "updated_at": timezone.now()}
+    now = timezone.now()
+    fields: dict[str, Any] = {"status": status, "updated_at": now}
     if status == NotificationStatus.DELIVERED:
-        fields["delivered_at"] = timezone.now()
+        fields["delivered_at"] = now
     else:
         fields["error_message"] = error or f"Reported {status} by {provider}."
-    changed = NotificationLog.objects.filter(
-        provider=provider, provider_message_id=message_id,
-        status__in=[NotificationStatus.SENT, NotificationStatus.PENDING]).update(**fields)
+    movable = NotificationLog.objects.filter(provider=provider, provider_message_id=message_id,
+                                             status__in=[NotificationStatus.SENT, NotificationStatus.PENDING])
+    with transaction.atomic():
+        # Locked first, so the changes told to `logs_changed` are exactly the rows this UPDATE moves.
+        logs = list(movable.select_for_update().only(*_CLAIM_COLUMNS, "status", "provider", "error_message"))
+        changed = movable.filter(pk__in=[log.pk for log in logs]).update(**fields)
+        changes = []
+        for log in logs:
+            old_status = log.status
+            log.status, log.updated_at = status, now
+            log.error_message = fields.get("error_message", log.error_message)
+            changes.append(log_change(log, old_status=old_status))
+        logs_changed_send(changes=changes)
     metrics.receipt_recorded(provider=provider, status=status, changed=changed)
     logger.info("receipt recorded", extra={"provider": provider, "status": status, "changed": changed})
     return changed
