@@ -24,7 +24,6 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from notification_channels import registry
 from notification_channels.sms import TwilioSMSProvider, verify_twilio_signature
@@ -116,8 +115,11 @@ def _twilio_auth_tokens() -> list[str]:
 
 
 @csrf_exempt
-@require_POST
 def _twilio_status(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        refused = _refuse(405, f"Method {request.method} not allowed: Twilio posts its status callbacks.")
+        refused["Allow"] = "POST"
+        return refused
     tokens = _twilio_auth_tokens()
     if not tokens:
         return _refuse(404, "No Twilio provider is configured.")

@@ -2,6 +2,7 @@
 
 import copy
 import functools
+import inspect
 import ipaddress
 import json
 import logging
@@ -26,6 +27,8 @@ from django_ratelimit import ALL
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, get_usage
 from django_redis.exceptions import ConnectionInterrupted
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance, is_patched_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
 from rest_framework.authentication import BaseAuthentication
@@ -738,6 +741,29 @@ class RateLimitMiddleware:
 
 
 # Schema -------------------------------------------------------------------------------------
+
+class ApiAutoSchema(AutoSchema):
+    """drf-spectacular's schema, except that:
+
+    - a PATCH body (a `Patched*` component) states no defaults: the server leaves an omitted field
+      as it is, and a client generated from the schema would otherwise send every default and
+      overwrite what the PATCH did not name;
+    - a body is described by its own serializer's docstring only, never one inherited from a base
+      class (whose docstring tells maintainers how it works, not clients what to send).
+    """
+
+    def _map_basic_serializer(self, serializer: Any, direction: str) -> dict[str, Any]:
+        schema = super()._map_basic_serializer(serializer, direction)
+        own_doc = type(force_instance(serializer)).__dict__.get("__doc__")
+        if own_doc:
+            schema["description"] = inspect.cleandoc(own_doc)
+        else:
+            schema.pop("description", None)
+        if is_patched_serializer(serializer, direction):
+            for field_schema in schema.get("properties", {}).values():
+                field_schema.pop("default", None)
+        return schema
+
 
 COMMON_ERRORS = {  # status -> (component name, description)
     "401": ("Unauthenticated", "Missing, malformed, unknown, revoked or expired API key."),

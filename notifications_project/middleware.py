@@ -1,10 +1,13 @@
-"""Request middleware: the correlation id, one log line and the metrics for every request."""
+"""Request middleware: the correlation id, one log line and the metrics for every request; seed paths."""
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import is_valid_path
 
 from . import metrics
 from .logging import REQUEST_ID_HEADER, bind_request_id, new_request_id, reset_request_id, valid_request_id
@@ -53,3 +56,29 @@ class RequestContextMiddleware:
             logger.info("request finished", extra={"method": request.method, "path": request.path_info,
                                                    "route": route, "status": status,
                                                    "duration_ms": round(seconds * 1000, 1)})
+
+
+# The APIs' paths end in a slash; the seed's clients write them without (`/api/v1/notifications`, `/graphql`).
+SLASHLESS_PREFIXES = ("/api/", "/graphql")
+
+
+@functools.lru_cache(maxsize=512)
+def _needs_slash(urlconf: str, path: str) -> bool:
+    return not is_valid_path(path, urlconf) and is_valid_path(f"{path}/", urlconf)
+
+
+class SlashlessPathMiddleware:
+    """Serves an API path written without its trailing slash as the slashed path, in place, for every
+    method: Django's APPEND_SLASH would redirect, and a client following it drops a POST's body. Runs
+    before the rate limiter, so both spellings count in the same group."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if (path.startswith(SLASHLESS_PREFIXES) and not path.endswith("/")
+                and _needs_slash(getattr(request, "urlconf", None) or settings.ROOT_URLCONF, path)):
+            request.path_info = f"{path}/"
+            request.path = f"{request.path}/"
+        return self.get_response(request)

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "notifications_project.middleware.RequestContextMiddleware",  # first: its id is on every later line
+    "notifications_project.middleware.SlashlessPathMiddleware",  # before CORS and limits read the path
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -322,7 +323,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "notifications_project.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "notifications_project.api.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 # Largest JSON body the API reads; larger ones are answered 413 unread.

@@ -41,6 +41,23 @@ def test_the_schema_needs_no_key_and_describes_the_api(anonymous):
     assert "X-RateLimit-Remaining-Minute" in send["responses"]["202"]["headers"]
 
 
+def test_no_patch_body_carries_defaults(anonymous):
+    """A generated client sends a body's defaults; in a PATCH they would overwrite what it did not name."""
+    components = anonymous.get("/api/schema/?format=json").json()["components"]["schemas"]
+    patched = {name: component for name, component in components.items() if name.startswith("Patched")}
+    assert {"PatchedPreferenceInputRequest", "PatchedTemplateInputRequest"} <= set(patched)
+    assert {name: [field for field, schema in component["properties"].items() if "default" in schema]
+            for name, component in patched.items()} == {name: [] for name in patched}
+
+
+def test_descriptions_address_clients_not_maintainers(anonymous):
+    """A body's description is its own serializer's text, never a base class's notes on how it works."""
+    schema = anonymous.get("/api/schema/?format=json").json()
+    bodies = {name: component.get("description", "") for name, component in schema["components"]["schemas"].items()}
+    assert not {name: text for name, text in bodies.items() if "DRF" in text or "copy" in text}
+    assert bodies["SendInputRequest"] == "" and bodies["TemplateInputRequest"].startswith("A whole template")
+
+
 def test_swagger_ui_needs_no_key(anonymous):
     response = anonymous.get("/api/docs/")
     assert response.status_code == 200 and b"swagger" in response.content.lower()

@@ -79,6 +79,14 @@ def test_twilio_callback_without_a_twilio_provider_is_404(client):
 SIGNING_KEY = "key-mailgun-signing-test"
 
 
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_other_methods_on_the_twilio_callback_answer_the_json_error_shape(client, method):
+    response = getattr(client, method)("/webhooks/twilio/status")
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    assert response.json() == {"detail": f"Method {method.upper()} not allowed: Twilio posts its status callbacks.",
+                               "status_code": 405}
+
+
 def mailgun_event(event: str, message_id: str, *, key: str = SIGNING_KEY, severity: str = "permanent") -> dict:
     timestamp, token = str(int(time.time())), "t" * 50
     signature = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
