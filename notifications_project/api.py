@@ -229,6 +229,12 @@ class StrictInputSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise exceptions.ValidationError({field: ["Unknown field."] for field in unknown})
+            # DRF's CharField turns a number into its text (`"subject": 0` saved as "0"); the schema says string.
+            not_text = [name for name, field in self._declared_fields.items()
+                        if isinstance(field, serializers.CharField) and data.get(name) is not None
+                        and not isinstance(data[name], str)]
+            if not_text:
+                raise exceptions.ValidationError({name: ["Not a valid string."] for name in not_text})
         return super().to_internal_value(data)
 
 
@@ -380,7 +386,9 @@ class ApiView(APIView):
 
     @staticmethod
     def query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
-        serializer = serializer_class(data=request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty `?type=` from a QueryDict as "not given"
+        # and accepts it, though the schema allows only the enum's values.
+        serializer = serializer_class(data=request.query_params.dict())
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
@@ -742,6 +750,9 @@ class RateLimitMiddleware:
 
 # Schema -------------------------------------------------------------------------------------
 
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's schema, except that:
 
@@ -764,6 +775,15 @@ class ApiAutoSchema(AutoSchema):
                 field_schema.pop("default", None)
         return schema
 
+    def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(schema, dict):
+            if isinstance(field, JSONObjectField):
+                schema.update(type="object", additionalProperties={})
+            elif isinstance(field, serializers.CharField) and "pattern" not in schema:
+                schema["pattern"] = NO_NUL_PATTERN  # DRF refuses U+0000 in every text field
+        return schema
+
 
 COMMON_ERRORS = {  # status -> (component name, description)
     "401": ("Unauthenticated", "Missing, malformed, unknown, revoked or expired API key."),
@@ -774,6 +794,7 @@ COMMON_ERRORS = {  # status -> (component name, description)
     "415": ("UnsupportedMediaType", "Unsupported media type: send application/json."),
     "429": ("RateLimited", "Rate limit exceeded; see Retry-After."),
     "500": ("ServerError", "Internal server error."),
+    "503": ("Unavailable", "The database is unavailable; nothing was done. Retry after Retry-After seconds."),
 }
 
 
@@ -813,7 +834,7 @@ def schema_postprocessing_hook(result: dict[str, Any], generator: Any, request: 
     header_refs = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADER_SCHEMAS}
     for code, (name, description) in COMMON_ERRORS.items():
         headers = {**header_refs, **({"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
-                                     if code == "429" else {})}
+                                     if code in ("429", "503") else {})}
         components.setdefault("responses", {})[name] = {
             "description": description, "content": {"application/json": {"schema": error_ref}}, "headers": headers}
     for path, path_item in result.get("paths", {}).items():

@@ -1,6 +1,7 @@
 """The REST API's URLs: v1 endpoints, the OpenAPI schema and its Swagger UI."""
 
-from django.urls import include, path
+from django.urls import include, path, register_converter
+from django.urls.converters import IntConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from logs_app.api import (
@@ -13,18 +14,22 @@ from logs_app.api import (
 from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, PreferenceDetailApi
 from templates_app.api import TemplateDetailApi, TemplateListCreateApi, TemplateVersionListApi
 
+# Digits, as `int`; named apart so that the schema states each one's bounds (PATH_CONVERTER_OVERRIDES).
+register_converter(IntConverter, "user_id")
+register_converter(IntConverter, "id")
+
 v1 = [
     path("templates/", TemplateListCreateApi.as_view(), name="templates"),
-    path("templates/<int:template_id>/", TemplateDetailApi.as_view(), name="template"),
-    path("templates/<int:template_id>/versions/", TemplateVersionListApi.as_view(), name="template-versions"),
+    path("templates/<id:template_id>/", TemplateDetailApi.as_view(), name="template"),
+    path("templates/<id:template_id>/versions/", TemplateVersionListApi.as_view(), name="template-versions"),
     path("notifications/", NotificationListCreateApi.as_view(), name="notifications"),
     path("notifications/bulk/", NotificationBulkApi.as_view(), name="notifications-bulk"),
-    path("notifications/<int:log_id>/", NotificationDetailApi.as_view(), name="notification"),
-    path("preferences/<int:user_id>/", PreferenceDetailApi.as_view(), name="preference"),
-    path("preferences/<int:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),
-    path("preferences/<int:user_id>/devices/<int:device_id>/", DeviceDetailApi.as_view(), name="device"),
-    path("users/<int:user_id>/export/", UserExportApi.as_view(), name="user-export"),
-    path("users/<int:user_id>/erase/", UserEraseApi.as_view(), name="user-erase"),
+    path("notifications/<id:log_id>/", NotificationDetailApi.as_view(), name="notification"),
+    path("preferences/<user_id:user_id>/", PreferenceDetailApi.as_view(), name="preference"),
+    path("preferences/<user_id:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),
+    path("preferences/<user_id:user_id>/devices/<id:device_id>/", DeviceDetailApi.as_view(), name="device"),
+    path("users/<user_id:user_id>/export/", UserExportApi.as_view(), name="user-export"),
+    path("users/<user_id:user_id>/erase/", UserEraseApi.as_view(), name="user-erase"),
 ]
 
 urlpatterns = [

@@ -336,7 +336,8 @@ SPECTACULAR_SETTINGS = {
         "preferences, and read the delivery log. Every call needs `Authorization: Api-Key <key>`. "
         "Errors are `{\"detail\", \"status_code\"}` (400s add `errors` per field); lists are "
         "`{\"items\", \"total\", \"page\", \"size\", \"pages\"}`. Rate limits per client IP, per "
-        "minute and per hour, are reported in `X-RateLimit-*` headers on every answer."
+        "minute and per hour, are reported in `X-RateLimit-*` headers on every answer. Behind gunicorn, "
+        "a request line over 4094 bytes is refused by gunicorn itself: `414` with an HTML page."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -354,6 +355,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"NotificationTypeEnum": "templates_app.models.NotificationType"},
+    # Path ids (notifications_project/api_urls.py): a user id is the seed's INTEGER (preferences_app.models.
+    # USER_ID_MAX), the others are bigint keys; outside these bounds the server answers 400 or 404.
+    "PATH_CONVERTER_OVERRIDES": {
+        "user_id": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        "id": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

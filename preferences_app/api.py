@@ -1,5 +1,8 @@
 """REST endpoints for a user's preferences and push devices: validate input, call the services, shape output."""
 
+import datetime as dt
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -20,14 +23,24 @@ from . import services
 from .models import DevicePlatform
 
 
+class TimeOfDayField(serializers.RegexField):
+    """A wall-clock time as "HH:MM", in and out; the service turns the text into a time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(f"^{services.TIME_OF_DAY.pattern}$", **kwargs)
+        self.error_messages["invalid"] = "Use HH:MM (local time, no seconds or offset), for example 22:00."
+
+    def to_representation(self, value: dt.time) -> str:
+        return value.strftime("%H:%M")
+
 
 class PreferenceOutputSerializer(serializers.Serializer):
     user_id = serializers.IntegerField()
     email_enabled = serializers.BooleanField()
     sms_enabled = serializers.BooleanField()
     push_enabled = serializers.BooleanField()
-    quiet_hours_start = serializers.TimeField(allow_null=True)
-    quiet_hours_end = serializers.TimeField(allow_null=True)
+    quiet_hours_start = TimeOfDayField(allow_null=True)
+    quiet_hours_end = TimeOfDayField(allow_null=True)
     timezone = serializers.CharField()
     email = serializers.CharField()
     phone_number = serializers.CharField()
@@ -41,10 +54,10 @@ class PreferenceInputSerializer(StrictInputSerializer):
     email_enabled = serializers.BooleanField(required=False, default=True)
     sms_enabled = serializers.BooleanField(required=False, default=True)
     push_enabled = serializers.BooleanField(required=False, default=True)
-    quiet_hours_start = serializers.TimeField(allow_null=True, required=False, default=None,
-                                              help_text="Local time HH:MM; set together with quiet_hours_end.")
-    quiet_hours_end = serializers.TimeField(allow_null=True, required=False, default=None,
-                                            help_text="Local time HH:MM; may be earlier than the start (overnight).")
+    quiet_hours_start = TimeOfDayField(allow_null=True, required=False, default=None,
+                                       help_text="Local time HH:MM; set together with quiet_hours_end.")
+    quiet_hours_end = TimeOfDayField(allow_null=True, required=False, default=None,
+                                     help_text="Local time HH:MM; may be earlier than the start (overnight).")
     timezone = serializers.CharField(max_length=64, required=False, default="UTC",
                                      help_text="IANA name, such as Europe/Berlin.")
     email = serializers.CharField(max_length=254, allow_blank=True, required=False, default="")

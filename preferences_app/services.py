@@ -1,6 +1,7 @@
 """Business operations on preferences: defaults, updates, devices, and quiet hours in local time."""
 
 import datetime as dt
+import re
 import zoneinfo
 from typing import Any
 
@@ -15,6 +16,9 @@ UPDATABLE_FIELDS = (
     "email_enabled", "sms_enabled", "push_enabled", "quiet_hours_start", "quiet_hours_end",
     "timezone", "email", "phone_number",
 )
+
+# What an explicit null may not clear (GraphQL's inputs let a client send one).
+NOT_NULL_FIELDS = ("email_enabled", "sms_enabled", "push_enabled", "timezone")
 
 
 def validate_user_id(user_id: Any) -> int:
@@ -42,16 +46,19 @@ def preference_get_or_create(*, user_id: int) -> UserPreference:
     return preference
 
 
+# A wall-clock time in the user's timezone: no seconds (both APIs answer HH:MM), no UTC offset (the
+# timezone is the user's own setting).
+TIME_OF_DAY = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+
+
 def parse_time(field: str, value: Any) -> dt.time | None:
-    """A time of day from a time, None/"" or an "HH:MM[:SS]" string. Raises ValidationError."""
+    """A time of day from a time, None/"" or an "HH:MM" string. Raises ValidationError."""
     if value is None or value == "" or isinstance(value, dt.time):
         return value or None
-    if isinstance(value, str):
-        try:
-            return dt.time.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValidationError({field: f"{value!r} is not a time of day; use HH:MM, for example 22:00."})
+    if isinstance(value, str) and TIME_OF_DAY.fullmatch(value):
+        return dt.time.fromisoformat(value)
+    raise ValidationError({field: f"{value!r} is not a time of day; use HH:MM (local time, no seconds or "
+                                  "offset), for example 22:00."})
 
 
 @transaction.atomic
@@ -63,6 +70,9 @@ def preference_update(*, user_id: int, **changes: Any) -> UserPreference:
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({field: "Unknown field." for field in sorted(unknown)})
+    nulls = [field for field in NOT_NULL_FIELDS if field in changes and changes[field] is None]
+    if nulls:
+        raise ValidationError({field: "May not be null; leave the field out to keep its value." for field in nulls})
     preference = preference_get_or_create(user_id=user_id)
     preference = UserPreference.objects.select_for_update().get(pk=preference.pk)
     for field in ("quiet_hours_start", "quiet_hours_end"):

@@ -28,7 +28,7 @@ def test_patch_changes_only_what_it_names(api, preference):
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["sms_enabled"] is False and body["email_enabled"] is True
-    assert (body["quiet_hours_start"], body["quiet_hours_end"]) == ("22:00:00", "07:00:00")
+    assert (body["quiet_hours_start"], body["quiet_hours_end"]) == ("22:00", "07:00")
     assert body["email"] == "user1001@example.com" and body["phone_number"] == "+4915112345678"
 
 
@@ -77,3 +77,18 @@ def test_a_device_needs_a_known_platform_and_a_token(api, preference):
                         format="json")
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"platform", "token"}
+
+
+@pytest.mark.parametrize("value", ["05:00:04Z", "06:00+05:00", "22:00:30", "7:00", 2200])
+def test_quiet_hours_take_hh_mm_only(api, preference, value):
+    response = api.patch("/api/v1/preferences/1001/", {"quiet_hours_start": value, "quiet_hours_end": "07:00"},
+                         format="json")
+    assert response.status_code == 400 and "quiet_hours_start" in response.json()["errors"]
+    preference.refresh_from_db()
+    assert preference.quiet_hours_start is None
+
+
+def test_a_number_where_text_is_declared_is_refused(api, preference):
+    response = api.patch("/api/v1/preferences/1001/", {"timezone": 0}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"timezone": ["Not a valid string."]}

@@ -58,6 +58,24 @@ def test_descriptions_address_clients_not_maintainers(anonymous):
     assert bodies["SendInputRequest"] == "" and bodies["TemplateInputRequest"].startswith("A whole template")
 
 
+def test_the_schema_states_what_the_server_refuses(anonymous):
+    schema = anonymous.get("/api/schema/?format=json").json()
+    paths, components = schema["paths"], schema["components"]["schemas"]
+    user_id = next(p for p in paths["/api/v1/preferences/{user_id}/"]["get"]["parameters"] if p["name"] == "user_id")
+    assert (user_id["schema"]["minimum"], user_id["schema"]["maximum"]) == (1, 2**31 - 1)
+    template_id = next(p for p in paths["/api/v1/templates/{template_id}/"]["get"]["parameters"]
+                       if p["name"] == "template_id")
+    assert template_id["schema"]["minimum"] == 1
+    context = components["SendInputRequest"]["properties"]["context"]
+    assert context["type"] == "object" and not context.get("nullable")
+    search = next(p for p in paths["/api/v1/templates/"]["get"]["parameters"] if p["name"] == "search")
+    assert search["schema"]["pattern"] == "^[^\\u0000]*$"
+    quiet = components["PreferenceOutput"]["properties"]["quiet_hours_start"]
+    assert quiet["pattern"] == "^([01][0-9]|2[0-3]):[0-5][0-9]$" and "format" not in quiet
+    for path in ("/api/v1/notifications/", "/api/v1/notifications/bulk/"):
+        assert "503" in paths[path]["post"]["responses"]
+
+
 def test_swagger_ui_needs_no_key(anonymous):
     response = anonymous.get("/api/docs/")
     assert response.status_code == 200 and b"swagger" in response.content.lower()

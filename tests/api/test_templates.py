@@ -107,3 +107,17 @@ def test_delete_answers_204_then_404(api, template):
 
 def test_versions_of_an_unknown_template_are_404(api):
     assert api.get("/api/v1/templates/424242/versions/").status_code == 404
+
+
+def test_a_number_for_the_subject_is_refused_not_saved_as_text(api, template):
+    response = api.patch(f"/api/v1/templates/{template.pk}/", {"subject": 0}, format="json")
+    assert response.status_code == 400 and response.json()["errors"] == {"subject": ["Not a valid string."]}
+    template.refresh_from_db()
+    assert template.subject == "Hello {{ first_name }}"
+
+
+@pytest.mark.parametrize("query", ["type=", "search=a%00b", "page="])
+def test_a_query_the_schema_does_not_allow_is_400(api, query):
+    response = api.get(f"/api/v1/templates/?{query}")
+    assert response.status_code == 400, response.json()
+    assert query.split("=")[0] in response.json()["errors"]

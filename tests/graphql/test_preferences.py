@@ -96,3 +96,21 @@ def test_a_user_id_out_of_range_is_refused(gql, db):
 
     assert error_codes(answer) == ["BAD_USER_INPUT"]
     assert "userId" in answer["errors"][0]["extensions"]["fieldErrors"]
+
+
+def test_an_explicit_null_for_a_switch_is_bad_input_naming_the_field(gql, preference):
+    answer = gql(UPDATE, {"userId": preference.user_id, "input": {"emailEnabled": None}})
+
+    assert error_codes(answer) == ["BAD_USER_INPUT"]
+    assert answer["errors"][0]["extensions"]["fieldErrors"] == {
+        "emailEnabled": ["May not be null; leave the field out to keep its value."]}
+    preference.refresh_from_db()
+    assert preference.email_enabled is True
+
+
+@pytest.mark.parametrize("value", ["05:00:04Z", "06:00+05:00", "22:00:30", "7:00"])
+def test_quiet_hours_with_seconds_or_an_offset_are_bad_input(gql, preference, value):
+    answer = gql(UPDATE, {"userId": preference.user_id, "input": {"quietHoursStart": value, "quietHoursEnd": "07:00"}})
+
+    assert error_codes(answer) == ["BAD_USER_INPUT"]
+    assert "quietHoursStart" in answer["errors"][0]["extensions"]["fieldErrors"]
