@@ -29,7 +29,7 @@ from .models import NotificationLog, NotificationStatus, Priority
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Up to 255 characters, unique per API key. A repeat returns the first log (200) and sends nothing.")
+    description="Up to 255 characters, unique per API key. A repeat returns the first answer (200) and sends nothing.")
 
 
 class LogOutputSerializer(serializers.Serializer):
@@ -150,6 +150,15 @@ def _client(request: Request) -> str:
     return request.auth.prefix
 
 
+def _idempotency_key(request: Request) -> str | None:
+    """The Idempotency-Key header, checked by the services' rule. Raises ValidationError under the header's name."""
+    key = request.headers.get("Idempotency-Key")
+    problem = services.idempotency_key_problem(key) if key is not None else None
+    if problem:  # named after the header it came in, not the services' argument
+        raise serializers.ValidationError({"Idempotency-Key": [problem]})
+    return key
+
+
 class NotificationListCreateApi(ApiView):
     """Send one notification, or list the delivery log."""
 
@@ -175,10 +184,7 @@ class NotificationListCreateApi(ApiView):
                    200: OpenApiResponse(LogOutputSerializer, description="A repeated Idempotency-Key: the first log."),
                    **INVALID_INPUT})
     def post(self, request: Request) -> Response:
-        key = request.headers.get("Idempotency-Key")
-        problem = services.idempotency_key_problem(key) if key is not None else None
-        if problem:  # named after the header it came in, not the services' argument
-            raise serializers.ValidationError({"Idempotency-Key": [problem]})
+        key = _idempotency_key(request)
         log, created = services.notification_send(**self.body(SendInputSerializer, request), client=_client(request),
                                                   idempotency_key=key)
         return Response(log_data(log), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
@@ -188,14 +194,21 @@ class NotificationBulkApi(ApiView):
     """Send one template to many users."""
 
     write_scope = Scope.SEND
+    max_body_setting = "API_BULK_MAX_BODY_BYTES"
 
-    @extend_schema(operation_id="notifications_send_bulk", request=BulkSendInputSerializer,
-                   responses={202: BulkSendOutputSerializer, **INVALID_INPUT},
-                   description="One template to many users; each user's preferences apply.")
+    @extend_schema(
+        operation_id="notifications_send_bulk", request=BulkSendInputSerializer, parameters=[IDEMPOTENCY_KEY],
+        responses={202: OpenApiResponse(BulkSendOutputSerializer, description="Accepted: the batch."),
+                   200: OpenApiResponse(BulkSendOutputSerializer,
+                                        description="A repeated Idempotency-Key: the first bulk send's batch."),
+                   **INVALID_INPUT},
+        description="One template to many users; each user's preferences apply.")
     def post(self, request: Request) -> Response:
-        result = services.notification_send_bulk(**self.body(BulkSendInputSerializer, request),
-                                                 client=_client(request))
-        return Response(BulkSendOutputSerializer(result).data, status=status.HTTP_202_ACCEPTED)
+        key = _idempotency_key(request)
+        result, created = services.notification_send_bulk(**self.body(BulkSendInputSerializer, request),
+                                                           client=_client(request), idempotency_key=key)
+        return Response(BulkSendOutputSerializer(result).data,
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 class NotificationDetailApi(ApiView):

@@ -100,3 +100,24 @@ class NotificationLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk} to user {self.user_id} ({self.status})"
+
+
+class BulkSend(models.Model):
+    """A bulk send made with an Idempotency-Key: what a repeat of the key answers, instead of sending again."""
+
+    batch_id = models.UUIDField(primary_key=True)
+    client = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=255)
+    accepted = models.PositiveIntegerField()
+    suppressed = models.PositiveIntegerField()
+    failed = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "notification_bulk_sends"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "idempotency_key"], name="notification_bulk_sends_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bulk send {self.batch_id}"

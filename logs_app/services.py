@@ -31,13 +31,13 @@ from notifications_project.logging import get_request_id, request_id_bound
 from notification_channels.base import Channel, ChannelError, InvalidRecipient, Message, PermanentError, TransientError
 from preferences_app.models import Device, UserPreference, is_user_id
 from preferences_app.selectors import preference_cache_key
-from preferences_app.services import device_deactivate, preference_get_or_create, quiet_hours_end_for
+from preferences_app.services import device_deactivate, preference_get_or_default, quiet_hours_end_for
 from templates_app.models import NotificationTemplate, NotificationType
 from templates_app.rendering import RenderedMessage, context_too_deep
 from templates_app.selectors import template_cache_key, template_get_by_name
 from templates_app.services import template_render
 
-from .models import NotificationLog, NotificationStatus, Priority
+from .models import BulkSend, NotificationLog, NotificationStatus, Priority
 from .pipeline.events import LogChange, log_change, logs_changed_listened, logs_changed_send
 from .publisher import Publisher
 
@@ -129,6 +129,17 @@ def _message(*, channel: str, to: str, rendered: RenderedMessage, platform: str 
                    platform=platform, reference=reference)
 
 
+# Where a send finds the address when neither the request nor the user's preferences have one: the context
+# key of its channel, as the seed's adapters map channel fields from the context.
+CONTEXT_CONTACT_KEYS = {NotificationType.EMAIL: "email", NotificationType.SMS: "phone",
+                        NotificationType.PUSH: "device_token"}
+
+
+def _context_contact(context: dict | None, channel: str) -> str:
+    value = (context or {}).get(CONTEXT_CONTACT_KEYS[channel])
+    return value if isinstance(value, str) else ""
+
+
 def _push_targets(*, user_id: int, recipient: str) -> list[tuple[str, str]]:
     """(platform, token) pairs a push goes to: the named token, or the user's active devices."""
     devices = Device.objects.filter(preference__user_id=user_id, active=True)
@@ -185,6 +196,18 @@ def idempotency_key_problem(key: Any) -> str | None:
     return None
 
 
+def _made_with_key(model: type[NotificationLog] | type[BulkSend], *, client: str,
+                   idempotency_key: str | None) -> NotificationLog | BulkSend | None:
+    """What this client's idempotency key already made (None without a key, or when it made nothing yet).
+    Raises ValidationError for a bad key."""
+    if idempotency_key is None:
+        return None
+    problem = idempotency_key_problem(idempotency_key)
+    if problem:
+        raise ValidationError({"idempotency_key": problem})
+    return model.objects.filter(client=client, idempotency_key=idempotency_key).first()
+
+
 def notification_send(*, user_id: int, template_name: str, context: dict | None = None, channel: str | None = None,
                       recipient: str | None = None, idempotency_key: str | None = None, client: str = "",
                       send_at: dt.datetime | None = None, priority: str = Priority.NORMAL,
@@ -197,18 +220,15 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
     priority is urgent. Raises ValidationError keyed by field: template_name, context, channel,
     recipient, message (too long for SMS, too large for push), send_at, priority, user_id.
     """
-    if idempotency_key is not None:
-        problem = idempotency_key_problem(idempotency_key)
-        if problem:
-            raise ValidationError({"idempotency_key": problem})
-        earlier = NotificationLog.objects.filter(client=client, idempotency_key=idempotency_key).first()
-        if earlier:
-            return earlier, False
+    earlier = _made_with_key(NotificationLog, client=client, idempotency_key=idempotency_key)
+    if earlier:
+        return earlier, False
     # The template and the user's preferences come from the shared cache in one round trip.
     with prefetched(send_cache_keys(template_name=template_name, user_id=user_id)):
         request = _check_request(template_name=template_name, context=context, channel=channel, send_at=send_at,
                                  priority=priority, client=client)
-        preference = preference_get_or_create(user_id=user_id)
+        # Read, never created here: a refused send leaves no preferences row behind.
+        preference = preference_get_or_default(user_id=user_id)
     now = timezone.now()
     log = NotificationLog(
         user_id=user_id, template=request.template, template_name=request.template.name,
@@ -217,17 +237,17 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         html_body=request.rendered.html_body if request.channel == NotificationType.EMAIL else "",
         client=client, idempotency_key=idempotency_key,
     )
+    log.recipient = recipient or _contact(preference, request.channel) or _context_contact(context, request.channel)
     suppressed = _suppression(preference, request.channel)
     if suppressed:
         log.status, log.error_message = NotificationStatus.SUPPRESSED, suppressed
-        log.recipient = recipient or _contact(preference, request.channel)
     else:
-        log.recipient = recipient or _contact(preference, request.channel)
         targets = _push_targets(user_id=user_id, recipient=log.recipient) if request.channel == "push" else []
         if not log.recipient and not targets:
             what = {"email": "email address", "sms": "phone number", "push": "active push device"}
-            raise ValidationError({"recipient": f"User {user_id} has no {what[request.channel]} on file; "
-                                                f"name a recipient."})
+            raise ValidationError({"recipient": f"User {user_id} has no {what[request.channel]} on file; name a "
+                                                f"recipient, or give `{CONTEXT_CONTACT_KEYS[request.channel]}` "
+                                                f"in the context."})
         _validate_delivery(channel=request.channel, recipient=log.recipient, targets=targets,
                            rendered=request.rendered)
         log.scheduled_for = _schedule(preference=preference, request=request, now=now)
@@ -242,6 +262,8 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
             _insert_log(log)
             if listened:
                 logs_changed_send(changes=[log_change(log, old_status="")])
+            # Hooks run in order: "accepted" is logged at the commit, before an in-process delivery logs "sent".
+            transaction.on_commit(lambda: _log_accepted(log))
             if log.queued_at:
                 transaction.on_commit(lambda: enqueue_soon(log.pk))
     except IntegrityError:
@@ -251,9 +273,12 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
             raise
         return earlier, False
     metrics.notification_accepted(channel=log.type, status=log.status)
-    logger.info("notification accepted", extra={"log_id": log.pk, "user_id": user_id, "channel": log.type,
-                                                 "status": log.status, "scheduled_for": log.scheduled_for})
     return log, True
+
+
+def _log_accepted(log: NotificationLog) -> None:
+    logger.info("notification accepted", extra={"log_id": log.pk, "user_id": log.user_id, "channel": log.type,
+                                                 "status": log.status, "scheduled_for": log.scheduled_for})
 
 
 _LOG_FIELDS = tuple(field for field in NotificationLog._meta.concrete_fields if not field.primary_key)
@@ -309,13 +334,20 @@ def _each_once(user_ids: list[int]) -> Iterator[int]:
 
 def notification_send_bulk(*, user_ids: list[int], template_name: str, context: dict | None = None,
                            channel: str | None = None, client: str = "", send_at: dt.datetime | None = None,
-                           priority: str = Priority.NORMAL) -> BulkSendResult:
+                           priority: str = Priority.NORMAL, idempotency_key: str | None = None,
+                           ) -> tuple[BulkSendResult, bool]:
     """Accept one template for many users: rendered once, written with bulk inserts, enqueued in batches.
 
-    Each user's preferences apply as for a single send. A user with no address on file for the
-    channel gets a `failed` log saying so (the others still go). Raises ValidationError for the
-    request as a whole (unknown template, missing variable, bad user ids, too many users).
+    Returns (result, created). Each user's preferences apply as for a single send. A user with no
+    address on file for the channel gets a `failed` log saying so (the others still go). With an
+    idempotency key already used by this client, the first bulk send's result comes back with
+    created=False and nothing is sent again (the same rule as single sends). Raises ValidationError
+    for the request as a whole (unknown template, missing variable, bad user ids, too many users,
+    a bad idempotency key).
     """
+    earlier = _made_with_key(BulkSend, client=client, idempotency_key=idempotency_key)
+    if earlier:
+        return _bulk_result(earlier), False
     if not isinstance(user_ids, list) or not user_ids:
         raise ValidationError({"user_ids": "Must be a non-empty list of user ids."})
     if len(user_ids) > settings.NOTIFICATION_BULK_MAX_USERS:
@@ -335,6 +367,37 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
     batch_id = uuid.uuid4()
     now = timezone.now()
     counts = {NotificationStatus.PENDING: 0, NotificationStatus.SUPPRESSED: 0, NotificationStatus.FAILED: 0}
+    try:
+        with transaction.atomic():
+            _insert_bulk_logs(user_ids, request=request, batch_id=batch_id, now=now, counts=counts, client=client)
+            if idempotency_key is not None:
+                BulkSend.objects.create(batch_id=batch_id, client=client, idempotency_key=idempotency_key,
+                                        accepted=counts[NotificationStatus.PENDING],
+                                        suppressed=counts[NotificationStatus.SUPPRESSED],
+                                        failed=counts[NotificationStatus.FAILED])
+            transaction.on_commit(lambda: _enqueue_later(batch_id))
+    except IntegrityError:
+        # The same key arrived twice at once: the other request's bulk send stands, and this one wrote nothing.
+        earlier = BulkSend.objects.filter(client=client, idempotency_key=idempotency_key).first()
+        if idempotency_key is None or earlier is None:
+            raise
+        return _bulk_result(earlier), False
+    metrics.notifications_accepted(channel=request.channel, counts=counts)
+    logger.info("bulk notification accepted", extra={"batch_id": str(batch_id), "users": len(user_ids),
+                                                      "channel": request.channel})
+    return BulkSendResult(batch_id=str(batch_id), accepted=counts[NotificationStatus.PENDING],
+                          suppressed=counts[NotificationStatus.SUPPRESSED],
+                          failed=counts[NotificationStatus.FAILED]), True
+
+
+def _bulk_result(record: BulkSend) -> BulkSendResult:
+    return BulkSendResult(batch_id=str(record.batch_id), accepted=record.accepted, suppressed=record.suppressed,
+                          failed=record.failed)
+
+
+def _insert_bulk_logs(user_ids: list[int], *, request: _Request, batch_id: uuid.UUID, now: dt.datetime,
+                      counts: dict[str, int], client: str) -> None:
+    """Write one log per user (each once) for a checked bulk request, counting their statuses into `counts`."""
     template, rendered, kind = request.template, request.rendered, request.channel
     html_body = rendered.html_body if kind == NotificationType.EMAIL else ""
     # Every row shares these values; only user, recipient, status, error and schedule differ.
@@ -347,39 +410,32 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
     fields = ("user_id", f"{kind}_enabled", "email", "phone", "quiet_hours_start", "quiet_hours_end", "timezone")
     stored = UserPreference.objects.annotate(phone=Cast("phone_number", output_field=CharField()))
     listened = logs_changed_listened()
-    with transaction.atomic():
-        for chunk in _chunks(_each_once(user_ids), BULK_CHUNK):
-            # Plain tuples, not model instances: a chunk at a time, so memory stays flat whatever the count.
-            preferences = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
-            with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
-                               .values_list("preference__user_id", flat=True)) if kind == "push" else set()
-            rows = []
-            for user_id in chunk:
-                found = preferences.get(user_id)
-                enabled, email, phone, quiet_start, quiet_end, zone = found[1:] if found else (True, "", "", None, None, "UTC")
-                recipient = email if kind == NotificationType.EMAIL else (phone or "") if kind == NotificationType.SMS else ""
-                scheduled_for = queued_at = error = None
-                if not enabled:
-                    status, error = NotificationStatus.SUPPRESSED, SUPPRESSED.format(channel=kind)
-                elif not recipient and user_id not in with_devices:
-                    status, error = NotificationStatus.FAILED, f"No {kind} address on file for user {user_id}."
-                else:
-                    status = NotificationStatus.PENDING
-                    scheduled_for = _schedule(preference=UserPreference(
-                        user_id=user_id, quiet_hours_start=quiet_start, quiet_hours_end=quiet_end, timezone=zone),
-                        request=request, now=now) if quiet_start is not None else unquiet
-                    queued_at = now if scheduled_for is None else None
-                counts[status] += 1
-                rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now))
-            _insert_logs(rows)
-            if listened:
-                logs_changed_send(changes=_bulk_changes(rows, batch_id=batch_id))
-        transaction.on_commit(lambda: _enqueue_later(batch_id))
-    metrics.notifications_accepted(channel=request.channel, counts=counts)
-    logger.info("bulk notification accepted", extra={"batch_id": str(batch_id), "users": len(user_ids),
-                                                      "channel": request.channel})
-    return BulkSendResult(batch_id=str(batch_id), accepted=counts[NotificationStatus.PENDING],
-                          suppressed=counts[NotificationStatus.SUPPRESSED], failed=counts[NotificationStatus.FAILED])
+    for chunk in _chunks(_each_once(user_ids), BULK_CHUNK):
+        # Plain tuples, not model instances: a chunk at a time, so memory stays flat whatever the count.
+        preferences = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
+        with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
+                           .values_list("preference__user_id", flat=True)) if kind == "push" else set()
+        rows = []
+        for user_id in chunk:
+            found = preferences.get(user_id)
+            enabled, email, phone, quiet_start, quiet_end, zone = found[1:] if found else (True, "", "", None, None, "UTC")
+            recipient = email if kind == NotificationType.EMAIL else (phone or "") if kind == NotificationType.SMS else ""
+            scheduled_for = queued_at = error = None
+            if not enabled:
+                status, error = NotificationStatus.SUPPRESSED, SUPPRESSED.format(channel=kind)
+            elif not recipient and user_id not in with_devices:
+                status, error = NotificationStatus.FAILED, f"No {kind} address on file for user {user_id}."
+            else:
+                status = NotificationStatus.PENDING
+                scheduled_for = _schedule(preference=UserPreference(
+                    user_id=user_id, quiet_hours_start=quiet_start, quiet_hours_end=quiet_end, timezone=zone),
+                    request=request, now=now) if quiet_start is not None else unquiet
+                queued_at = now if scheduled_for is None else None
+            counts[status] += 1
+            rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now))
+        _insert_logs(rows)
+        if listened:
+            logs_changed_send(changes=_bulk_changes(rows, batch_id=batch_id))
 
 
 # The columns `_insert_logs` writes, in the order of the bulk send's rows; the others stay NULL.
@@ -420,7 +476,7 @@ def _enqueue_later(batch_id: uuid.UUID) -> None:
     from .tasks import enqueue_batch
 
     try:
-        enqueue_batch.delay(str(batch_id))
+        _queue_task(enqueue_batch, args=[str(batch_id)])
     except Exception as err:  # as in `enqueue`: the logs are committed, and the sweep will queue them
         logger.warning("could not queue a bulk send; the sweep will retry",
                        extra={"batch_id": str(batch_id), "error": type(err).__name__})
@@ -435,6 +491,15 @@ def enqueue_batch(*, batch_id: uuid.UUID | str) -> None:
 
 
 # Queueing -------------------------------------------------------------------------------------
+
+
+def _queue_task(task: Any, *, args: list[Any], **options: Any) -> None:
+    """Queue a task, or run it at once when tasks run in process: Celery's eager `apply_async` would still
+    open a producer on the broker there is none of, and kombu would warn "No hostname was supplied"."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        task.apply(args=args, headers=options.get("headers"))
+    else:
+        task.apply_async(args=args, **options)
 
 
 def enqueue(log_ids: Iterable[int], *, countdown: float | None = None,
@@ -452,7 +517,7 @@ def enqueue(log_ids: Iterable[int], *, countdown: float | None = None,
         if request_ids:
             options["headers"] = {"request_ids": {str(i): request_ids[i] for i in batch if i in request_ids}}
         try:
-            deliver_logs.apply_async(args=[batch], **options)
+            _queue_task(deliver_logs, args=[batch], **options)
         except Exception as err:  # kombu raises several types; every one means "not queued now"
             logger.warning("could not queue notifications; the sweep will retry",
                            extra={"log_ids": batch[:10], "count": len(batch), "error": type(err).__name__})

@@ -19,6 +19,7 @@ from django.core.cache import caches
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import resolve
@@ -66,6 +67,20 @@ def error_body(status_code: int, detail: str, errors: dict[str, list[str]] | Non
 def error_response(status_code: int, detail: str, *, headers: Mapping[str, str] | None = None) -> JsonResponse:
     """The seed's error shape for answers given outside DRF (404/500 handlers, rate limiter)."""
     response = JsonResponse(error_body(status_code, detail), status=status_code)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+GRAPHQL_PATH_PREFIX = "/graphql"
+
+
+def graphql_error_response(status_code: int, message: str, *, code: str, headers: Mapping[str, str] | None = None,
+                           **extensions: Any) -> JsonResponse:
+    """An answer to a GraphQL request that never reached execution (unreadable, too large, rate limited), in
+    the GraphQL response shape, `errors[].extensions.code`, with the GraphQL-over-HTTP status code."""
+    body = {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+    response = JsonResponse(body, status=status_code)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -182,22 +197,25 @@ JSON_TOO_DEEP = "JSON parse error - the body is nested too deeply."
 
 
 class BoundedJSONParser(JSONParser):
-    """JSON bodies up to API_MAX_BODY_BYTES; larger ones are refused before they are read."""
+    """JSON bodies up to the view's cap (`max_body_setting`, API_MAX_BODY_BYTES by default); larger ones are
+    refused before they are read."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None):
         request = (parser_context or {}).get("request")
-        if request is not None and body_too_large(request):
-            raise RequestTooLarge(f"Request body too large: at most {settings.API_MAX_BODY_BYTES} bytes.")
+        limit = getattr(settings, getattr((parser_context or {}).get("view"), "max_body_setting", "API_MAX_BODY_BYTES"))
+        if request is not None and body_too_large(request, limit):
+            raise RequestTooLarge(f"Request body too large: at most {limit} bytes.")
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError as err:
             raise exceptions.ParseError(JSON_TOO_DEEP) from err
 
 
-def body_too_large(request: HttpRequest) -> bool:
-    """Whether the request declares a body over API_MAX_BODY_BYTES (such a body is never read)."""
+def body_too_large(request: HttpRequest, limit: int | None = None) -> bool:
+    """Whether the request declares a body over `limit` bytes, API_MAX_BODY_BYTES by default (such a body
+    is never read)."""
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.API_MAX_BODY_BYTES
+        return int(request.META.get("CONTENT_LENGTH") or 0) > (settings.API_MAX_BODY_BYTES if limit is None else limit)
     except ValueError:
         return False
 
@@ -383,6 +401,7 @@ class ApiView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = JSONNegotiation
     write_scope: ClassVar[str] = Scope.MANAGE
+    max_body_setting: ClassVar[str] = "API_MAX_BODY_BYTES"  # the setting that caps this view's request bodies
 
     @staticmethod
     def query(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
@@ -415,7 +434,8 @@ def _view_read_ahead(request: HttpRequest) -> list[str]:
             return []
         if view_class.read_ahead.__func__ is ApiView.read_ahead.__func__:  # reads nothing ahead: body left unread
             return []
-        data = json.loads(request.body) if request.body and not body_too_large(request) else None
+        limit = getattr(settings, view_class.max_body_setting)
+        data = json.loads(request.body) if request.body and not body_too_large(request, limit) else None
         return list(view_class.read_ahead(request.method, data))
     except Exception:  # no such path, or a body the view will refuse with a proper answer of its own
         return []
@@ -736,9 +756,12 @@ class RateLimitMiddleware:
             metrics.rate_limited(group=group)
             binding = max((w for w in result.windows if w.exceeded), key=lambda w: w.retry_after)
             per = "minute" if binding.period == 60 else "hour"
-            response: HttpResponse = error_response(
-                429, f"Rate limit exceeded: {binding.limit} requests per {per}. Retry in {result.retry_after} s.",
-                headers={"Retry-After": str(result.retry_after)})
+            detail = f"Rate limit exceeded: {binding.limit} requests per {per}. Retry in {result.retry_after} s."
+            headers = {"Retry-After": str(result.retry_after)}
+            response: HttpResponse = (
+                graphql_error_response(429, detail, code="RATE_LIMITED", headers=headers,
+                                       retryAfter=result.retry_after)
+                if request.path_info.startswith(GRAPHQL_PATH_PREFIX) else error_response(429, detail, headers=headers))
         else:
             with prefetched_values(result.read if result else {}):
                 response = self.get_response(request)
@@ -780,7 +803,8 @@ class ApiAutoSchema(AutoSchema):
         if direction == "request" and isinstance(schema, dict):
             if isinstance(field, JSONObjectField):
                 schema.update(type="object", additionalProperties={})
-            elif isinstance(field, serializers.CharField) and "pattern" not in schema:
+            elif isinstance(field, serializers.CharField) and not any(
+                    isinstance(validator, RegexValidator) for validator in field.validators):
                 schema["pattern"] = NO_NUL_PATTERN  # DRF refuses U+0000 in every text field
         return schema
 

@@ -66,11 +66,15 @@ def request_id_bound(value: str | None) -> Iterator[None]:
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamps each record with the current request id (None outside a request or task)."""
+    """Stamps each record with the current request id (None outside a request or task).
+
+    Django writes its `django.request` line for a failed request after the middleware has returned
+    (and unbound the id), with the request on the record: the id is read from the request then.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = _request_id.get()
+            record.request_id = _request_id.get() or getattr(getattr(record, "request", None), "request_id", None)
         return True
 
 

@@ -10,6 +10,8 @@ import strawberry
 from cross_web import HTTPException
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.django.context import StrawberryDjangoContext
@@ -28,7 +30,7 @@ from logs_app import schema as logs
 from preferences_app import schema as preferences
 from templates_app import schema as templates
 
-from .api import JSON_TOO_DEEP, not_found_detail, rate_limit_hit
+from .api import JSON_TOO_DEEP, body_too_large, graphql_error_response, not_found_detail, rate_limit_hit
 
 logger = logging.getLogger(__name__)
 
@@ -228,8 +230,29 @@ schema = NotificationSchema(
 )
 
 
+# What a request that cannot be run answers, by HTTP status (strawberry's HTTPException carries the status).
+TRANSPORT_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+
+
 class NotificationGraphQLView(GraphQLView):
-    """GraphiQL on a browser's GET; queries and mutations carry `Authorization: Api-Key <key>`."""
+    """GraphiQL on a browser's GET; queries and mutations carry `Authorization: Api-Key <key>`.
+
+    A request that cannot be run at all (malformed JSON, a batched array, no query, an unsupported
+    media type or method, a body over API_MAX_BODY_BYTES) is answered in the GraphQL shape too,
+    `{"errors": [{"message", "extensions": {"code"}}]}`, with its 4xx status: strawberry would answer
+    plain text.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if body_too_large(request):
+            return graphql_error_response(
+                413, f"Request body too large: at most {settings.API_MAX_BODY_BYTES} bytes.",
+                code=TRANSPORT_ERROR_CODES[413])
+        try:
+            return self.run(request=request)
+        except HTTPException as err:
+            return graphql_error_response(err.status_code, err.reason,
+                                          code=TRANSPORT_ERROR_CODES.get(err.status_code, "BAD_REQUEST"))
 
     def get_context(self, request: Any, response: Any) -> GraphQLContext:
         return GraphQLContext(request=request, response=response)

@@ -205,6 +205,9 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Not verbose: no "AXES: BEGIN version" line at every start of every command, and lockout lines name only
+# the lockout parameters (no user agent).
+AXES_VERBOSE = False
 # The client is found as for rate limits: X-Forwarded-For counts only from RATELIMIT_TRUSTED_PROXIES.
 AXES_CLIENT_IP_CALLABLE = "notifications_project.api.login_client_ip"
 
@@ -328,6 +331,11 @@ REST_FRAMEWORK = {
 }
 # Largest JSON body the API reads; larger ones are answered 413 unread.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+# The bulk send's cap follows NOTIFICATION_BULK_MAX_USERS: the general cap plus 12 bytes per user
+# (a ten-digit id, a comma and a space), so a list as long as allowed always fits.
+API_BULK_MAX_BODY_BYTES = API_MAX_BODY_BYTES + 12 * NOTIFICATION_BULK_MAX_USERS
+# Django's own cap on reading a body stays above ours, so the API's 413 is what a client gets.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, API_BULK_MAX_BODY_BYTES)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Notification service API",

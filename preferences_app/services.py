@@ -28,14 +28,28 @@ def validate_user_id(user_id: Any) -> int:
     return user_id
 
 
-def preference_get_or_create(*, user_id: int) -> UserPreference:
-    """The user's preferences, created with the defaults (all channels on, no quiet hours) on first read.
+def preference_get_or_default(*, user_id: int) -> UserPreference:
+    """The user's stored preferences, or the defaults (all channels on, no quiet hours) unsaved when the
+    user has none: for readers that must not create the row (a send that may yet be refused).
 
     Read through the shared cache, which every save and delete of the row clears.
     """
     user_id = validate_user_id(user_id)
     preference = preference_cached(user_id=user_id)
     if preference is not None:
+        return preference
+    preference = UserPreference.objects.filter(user_id=user_id).first()
+    if preference is None:
+        return UserPreference(user_id=user_id)
+    if not transaction.get_connection().in_atomic_block:  # a row seen inside a transaction may yet roll back
+        preference_remember(preference)
+    return preference
+
+
+def preference_get_or_create(*, user_id: int) -> UserPreference:
+    """The user's preferences, created with the defaults (all channels on, no quiet hours) on first read."""
+    preference = preference_get_or_default(user_id=user_id)
+    if preference.pk is not None:
         return preference
     try:
         preference, _ = UserPreference.objects.get_or_create(user_id=user_id)

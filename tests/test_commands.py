@@ -18,7 +18,8 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def test_seed_demo_loads_templates_for_every_channel_and_is_repeatable():
+def test_seed_demo_loads_templates_for_every_channel_and_is_repeatable(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
     first = run("seed_demo")
     assert "Templates: 6 added" in first and "password" in first
     assert set(NotificationTemplate.objects.values_list("type", flat=True)) == {"email", "sms", "push"}
@@ -29,6 +30,19 @@ def test_seed_demo_loads_templates_for_every_channel_and_is_repeatable():
     second = run("seed_demo")
     assert "0 added, 6 already there" in second
     assert NotificationTemplate.objects.count() == 6
+
+
+def test_seed_demo_lists_its_templates_and_users_and_ends_with_the_password_also_kept_in_a_file(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    lines = run("seed_demo").strip().splitlines()
+
+    assert "  welcome_email (email): variables name, product" in lines
+    assert "  12345: seed.user@example.com" in lines and "  1001: ada@example.com, +4915112345678, 2 push devices" in lines
+    password = (tmp_path / "ADMIN_PASSWORD").read_text().strip()
+    assert lines[-1] == f"Admin login: user 'admin', password {password} (also in {tmp_path / 'ADMIN_PASSWORD'})"
+    assert (tmp_path / "ADMIN_PASSWORD").stat().st_mode & 0o777 == 0o600
+    again = run("seed_demo").strip().splitlines()[-1]
+    assert str(tmp_path / "ADMIN_PASSWORD") in again and password not in again
 
 
 def test_create_api_key_prints_the_key_last_and_stores_only_a_hash():

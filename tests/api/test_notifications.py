@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from logs_app.models import NotificationLog
+from preferences_app.models import UserPreference
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -192,3 +193,59 @@ def test_log_ids_past_32_bits_travel_as_numbers(api, send, big_log_ids):
 
     assert api.get(f"/api/v1/notifications/{big_log_ids}/").json()["id"] == big_log_ids
     assert [item["id"] for item in api.get("/api/v1/notifications/?user_id=1001").json()["items"]] == [big_log_ids]
+
+
+def test_a_refused_send_creates_no_preferences_row(api, template):
+    response = api.post("/api/v1/notifications/", {"user_id": 3000, "template_name": template.name,
+                                                   "context": {"first_name": "Ada", "code": "1"}}, format="json")
+    assert response.status_code == 400 and "recipient" in response.json()["errors"]
+    assert not UserPreference.objects.filter(user_id=3000).exists()
+    assert NotificationLog.objects.count() == 0
+
+
+@pytest.mark.parametrize("channel, key, value", [
+    ("email", "email", "ada@example.com"), ("sms", "phone", "+4915112345678")])
+def test_with_no_address_on_file_the_context_names_it(api, template, channel, key, value):
+    context = {"first_name": "Ada", "code": "1", key: value}
+    response = api.post("/api/v1/notifications/", {"user_id": 4242, "template_name": template.name,
+                                                   "channel": channel, "context": context}, format="json")
+    assert response.status_code == 202, response.json()
+    assert response.json()["recipient"] == value
+
+
+def test_an_address_on_file_wins_over_the_context(api, send):
+    send["context"]["email"] = "other@example.com"
+    response = api.post("/api/v1/notifications/", send, format="json")
+    assert response.json()["recipient"] == "user1001@example.com"
+
+
+def test_a_repeated_bulk_idempotency_key_returns_the_first_batch_with_200(api, template):
+    factories.UserPreferenceFactory(user_id=1)
+    body = {"user_ids": [1, 2], "template_name": template.name, "context": {"first_name": "Ada", "code": "1"}}
+    first = api.post("/api/v1/notifications/bulk/", body, format="json", HTTP_IDEMPOTENCY_KEY="campaign-9")
+    again = api.post("/api/v1/notifications/bulk/", body, format="json", HTTP_IDEMPOTENCY_KEY="campaign-9")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == first.json() == {**first.json(), "accepted": 1, "failed": 1}
+    assert NotificationLog.objects.count() == 2
+
+
+def test_a_bad_bulk_idempotency_key_is_400(api, template):
+    response = api.post("/api/v1/notifications/bulk/", {"user_ids": [1], "template_name": template.name},
+                        format="json", HTTP_IDEMPOTENCY_KEY="x" * 256)
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+
+
+def test_the_bulk_body_cap_fits_the_most_users_with_ten_digit_ids(api, settings):
+    assert settings.NOTIFICATION_BULK_MAX_USERS == 100_000
+    user_ids = [2_000_000_000 + n for n in range(100_000)]
+    body = json.dumps({"user_ids": user_ids, "template_name": "no_such_template"})
+    assert len(body) > settings.API_MAX_BODY_BYTES
+    response = api.post("/api/v1/notifications/bulk/", body, content_type="application/json")
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["template_name"]
+
+
+def test_a_bulk_body_over_its_cap_is_413(api, settings):
+    settings.API_BULK_MAX_BODY_BYTES = 100
+    response = api.post("/api/v1/notifications/bulk/", {"user_ids": list(range(1, 100)), "template_name": "x"},
+                        format="json")
+    assert response.status_code == 413 and "at most 100 bytes" in response.json()["detail"]

@@ -72,6 +72,7 @@ def test_the_schema_states_what_the_server_refuses(anonymous):
     assert search["schema"]["pattern"] == "^[^\\u0000]*$"
     quiet = components["PreferenceOutput"]["properties"]["quiet_hours_start"]
     assert quiet["pattern"] == "^([01][0-9]|2[0-3]):[0-5][0-9]$" and "format" not in quiet
+    assert components["PreferenceInputRequest"]["properties"]["quiet_hours_start"]["pattern"] == quiet["pattern"]
     for path in ("/api/v1/notifications/", "/api/v1/notifications/bulk/"):
         assert "503" in paths[path]["post"]["responses"]
 

@@ -1,5 +1,9 @@
 """The seed's two example operations, verbatim, return the shapes it shows."""
 
+import io
+
+from django.core.management import call_command
+
 from logs_app.models import NotificationLog
 from tests import factories
 
@@ -70,3 +74,24 @@ def test_mutation_example_accepts_a_notification(gql, template, preference):
     assert result["message"] == "Notification accepted for delivery"
     log = NotificationLog.objects.get(pk=result["id"])
     assert (log.user_id, log.template, log.body) == (1001, template, "Hi Ada, your code is 4321.")
+
+
+def test_both_examples_run_verbatim_on_the_demo_data(gql, settings, tmp_path):
+    """After the README's first command (migrate, seed_demo): the seed's SendWelcomeEmail, then its query."""
+    settings.DATA_DIR = tmp_path
+    call_command("seed_demo", stdout=io.StringIO())
+    variables = {"input": {"userId": 12345, "templateName": "welcome_email",
+                           "context": '{"name": "John Doe", "product": "Bambu"}'}}
+
+    sent = gql(MUTATION_EXAMPLE, variables)
+
+    assert "errors" not in sent, sent
+    assert sent["data"]["sendNotification"]["message"] == "Notification accepted for delivery"
+    log = NotificationLog.objects.get(pk=sent["data"]["sendNotification"]["id"])
+    assert (log.recipient, log.subject) == ("seed.user@example.com", "Welcome to Bambu, John Doe!")
+
+    listed = gql(QUERY_EXAMPLE, {"userId": 12345})
+
+    assert "errors" not in listed, listed
+    items = listed["data"]["userNotifications"]["items"]
+    assert [(item["id"], item["template"]["name"]) for item in items] == [(log.pk, "welcome_email")]

@@ -242,7 +242,8 @@ def test_bad_requests_are_refused_with_the_field_and_nothing_is_logged(user, kwa
 def test_user_without_an_address_needs_a_recipient(db, capture):
     with pytest.raises(ValidationError) as excinfo:
         send(capture, user_id=77, template_name="welcome")
-    assert excinfo.value.message_dict["recipient"] == ["User 77 has no email address on file; name a recipient."]
+    assert excinfo.value.message_dict["recipient"] == [
+        "User 77 has no email address on file; name a recipient, or give `email` in the context."]
     log, _ = send(capture, user_id=77, template_name="welcome", recipient="someone@example.com")
     assert log.status == "sent" and log.recipient == "someone@example.com"
 
@@ -278,8 +279,8 @@ def test_bulk_send_writes_every_log_and_applies_each_users_preferences(db, captu
         [UserPreference(user_id=uid, phone_number="+4915112345678") for uid in range(1, 10_001)])
     UserPreference.objects.filter(user_id__lte=100).update(sms_enabled=False)
     with capture(execute=False) as callbacks:
-        result = notification_send_bulk(user_ids=list(range(1, 10_001)) + [20_000], template_name="code_sms",
-                                         context={"code": "9"}, client="tests")
+        result, _ = notification_send_bulk(user_ids=list(range(1, 10_001)) + [20_000], template_name="code_sms",
+                                            context={"code": "9"}, client="tests")
     assert (result.accepted, result.suppressed, result.failed) == (9_900, 100, 1)
     logs = NotificationLog.objects.filter(batch_id=result.batch_id)
     assert logs.count() == 10_001

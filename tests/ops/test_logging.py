@@ -3,8 +3,11 @@
 import io
 import json
 import logging
+import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -98,6 +101,35 @@ def test_every_line_of_a_send_carries_the_request_id_into_the_task(user, make_cl
     assert (finished["route"], finished["status"]) == ("/api/v1/notifications/", 202)
     assert "Your code is 4711" not in json.dumps(lines) and "Api-Key" not in json.dumps(lines)
     assert get_request_id() is None  # nothing leaks into the next request
+    messages = [line["message"] for line in lines]
+    assert messages.index("notification accepted") < messages.index("notification sent")
+    assert not [line for line in lines if line["logger"].startswith("kombu")]  # no broker, no broker warnings
+
+
+def test_a_failed_requests_django_line_carries_its_request_id(make_client, json_lines):
+    response = make_client().post("/api/v1/templates/", {}, format="json", HTTP_X_REQUEST_ID="bad-input-7")
+    assert response.status_code == 400
+    django_lines = [line for line in json_lines() if line["logger"] == "django.request"]
+    assert [(line["level"], line["request_id"]) for line in django_lines] == [("WARNING", "bad-input-7")]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/notifications/", "/graphql/"])
+def test_an_oversized_body_is_one_warning_line_without_a_traceback(make_client, json_lines, settings, path):
+    settings.API_MAX_BODY_BYTES = 1000
+    body = json.dumps({"query": "{ x }", "padding": "x" * 4000})
+    response = make_client().post(path, body, content_type="application/json", HTTP_X_REQUEST_ID="too-big-1")
+    assert response.status_code == 413
+    lines = [line for line in json_lines() if line["level"] not in ("INFO", "DEBUG")]
+    assert [(line["level"], line["request_id"]) for line in lines] == [("WARNING", "too-big-1")]
+    assert "exception" not in lines[0]
+
+
+def test_a_command_prints_no_axes_banner():
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "DEBUG": "true"}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "BEGIN version" not in done.stdout + done.stderr
 
 
 def test_task_headers_carry_the_id_to_the_worker_and_it_is_dropped_after():

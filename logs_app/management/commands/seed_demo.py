@@ -2,7 +2,9 @@
 
 import datetime as dt
 import secrets
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -14,14 +16,15 @@ from templates_app.services import template_create
 
 DEMO_TEMPLATES = [
     {
+        # The seed's own example: its SendWelcomeEmail sends this template with `name` and `product`.
         "name": "welcome_email",
         "type": "email",
-        "subject": "Welcome to {{ product }}, {{ first_name }}!",
-        "body": "Hi {{ first_name }},\n\nThanks for joining {{ product }}. Your account is ready.\n\n"
-                "Get started: {{ dashboard_url }}\n\n— The {{ product }} team\n",
-        "html_body": "<h1>Welcome, {{ first_name }}!</h1>\n<p>Thanks for joining <strong>{{ product }}</strong>. "
-                     "Your account is ready.</p>\n<p><a href=\"{{ dashboard_url }}\">Open your dashboard</a></p>\n",
-        "variables": {"first_name": "Ada", "product": "Acme Cloud", "dashboard_url": "https://app.example.com/"},
+        "subject": "Welcome to {{ product }}, {{ name }}!",
+        "body": "Hi {{ name }},\n\nThanks for joining {{ product }}. Your account is ready.\n\n"
+                "— The {{ product }} team\n",
+        "html_body": "<h1>Welcome, {{ name }}!</h1>\n<p>Thanks for joining <strong>{{ product }}</strong>. "
+                     "Your account is ready.</p>\n",
+        "variables": {"name": "Ada", "product": "Acme Cloud"},
     },
     {
         "name": "password_reset",
@@ -73,6 +76,8 @@ DEMO_USERS = [
      "devices": [(DevicePlatform.IOS, "a" * 64), (DevicePlatform.ANDROID, "fcm-demo-token:APA91bH-demo-1001")]},
     {"user_id": 1002, "email": "grace@example.com", "phone_number": "+14155550123",
      "timezone": "America/New_York", "sms_enabled": False, "devices": []},
+    # The user of the seed's examples (GetUserNotifications, SendWelcomeEmail).
+    {"user_id": 12345, "email": "seed.user@example.com", "devices": []},
 ]
 
 
@@ -87,20 +92,32 @@ class Command(BaseCommand):
                 template_create(created_by="seed_demo", **spec)
                 made += 1
         self.stdout.write(f"Templates: {made} added, {len(DEMO_TEMPLATES) - made} already there.")
+        for spec in DEMO_TEMPLATES:
+            self.stdout.write(f"  {spec['name']} ({spec['type']}): variables {', '.join(spec['variables'])}")
 
+        self.stdout.write("Demo users:")
         for spec in DEMO_USERS:
             spec = dict(spec)
             devices = spec.pop("devices")
             user_id = spec.pop("user_id")
-            preference_update(user_id=user_id, **spec)
+            preference = preference_update(user_id=user_id, **spec)
             for platform, token in devices:
                 device_add(user_id=user_id, platform=platform, token=token)
-        self.stdout.write(f"Demo users: {', '.join(str(u['user_id']) for u in DEMO_USERS)}.")
+            reach = [preference.email, preference.phone_e164, f"{len(devices)} push devices" if devices else ""]
+            self.stdout.write(f"  {user_id}: {', '.join(filter(None, reach))}")
 
+        # Last, and kept in a file: the README's first command starts the server right after this, whose
+        # output scrolls the password away.
+        password_file = Path(settings.DATA_DIR) / "ADMIN_PASSWORD"
         User = get_user_model()
         if User.objects.filter(username="admin").exists():
-            self.stdout.write("Admin login: user 'admin' already exists (manage.py changepassword admin).")
+            kept = f" (kept in {password_file})" if password_file.exists() else ""
+            self.stdout.write(f"Admin login: user 'admin' already exists{kept}; manage.py changepassword admin "
+                              "sets a new password.")
         else:
             password = secrets.token_urlsafe(12)
             User.objects.create_superuser("admin", "admin@example.com", password)
-            self.stdout.write(f"Admin login: user 'admin', password {password}")
+            password_file.parent.mkdir(parents=True, exist_ok=True)
+            password_file.write_text(f"{password}\n")
+            password_file.chmod(0o600)
+            self.stdout.write(f"Admin login: user 'admin', password {password} (also in {password_file})")
