@@ -150,8 +150,11 @@ def create_notification_template(info: Info, input: NotificationTemplateCreateIn
 
 def update_notification_template(info: Info, id: int,
                                  input: NotificationTemplateUpdateInput) -> NotificationTemplate | None:
-    """Change a template; a change of its text makes a new version. An unknown id is a NOT_FOUND error."""
-    template = selectors.template_get(id=id)
+    """Change a template; a change of its text makes a new version. Null when there is none with this id."""
+    try:
+        template = selectors.template_get(id=id)
+    except models.NotificationTemplate.DoesNotExist:
+        return None
     changes = {field: value for field, value in vars(input).items() if value is not strawberry.UNSET}
     if isinstance(changes.get("type"), enum.Enum):
         changes["type"] = changes["type"].value
@@ -163,6 +166,10 @@ def update_notification_template(info: Info, id: int,
 
 
 def delete_notification_template(id: int) -> bool:
-    """Delete a template; logs sent with it keep its name. An unknown id is a NOT_FOUND error."""
-    services.template_delete(template=selectors.template_get(id=id))
+    """Delete a template; logs sent with it keep its name. False when there is none with this id."""
+    try:
+        template = selectors.template_get(id=id)
+    except models.NotificationTemplate.DoesNotExist:
+        return False
+    services.template_delete(template=template)
     return True

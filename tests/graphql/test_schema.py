@@ -135,12 +135,12 @@ def test_an_unexpected_failure_is_masked_and_logged_once_with_its_traceback(gql,
 
 def test_a_refused_request_is_logged_once_without_a_traceback(gql, db, caplog):
     with caplog.at_level(logging.INFO, logger="notifications_project.schema"):
-        gql("mutation { deleteNotificationTemplate(id: 5) }")
+        gql("{ userPreferences(userId: 0) { userId } }")
 
     records = [r for r in caplog.records if r.name == "notifications_project.schema"]
     assert len(records) == 1
     assert records[0].levelno == logging.INFO and records[0].exc_info is None
-    assert records[0].error_code == "NOT_FOUND"
+    assert records[0].error_code == "BAD_USER_INPUT"
 
 
 def test_a_syntax_error_is_a_parse_failure(gql, db):
