@@ -1,7 +1,8 @@
 """Settings, all read from the environment, with an embedded default that needs nothing running.
 
 Unset, the service runs on a SQLite file, the local-memory cache, in-process tasks and the
-console providers. Every variable is listed in the README's table.
+console providers. Every variable is listed in the README's table and in `.env.example`. A `.env`
+file in the project folder (or the file `DOTENV_FILE` names) is read first; the real environment wins.
 """
 
 import datetime
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from notifications_project.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+load_dotenv(os.environ.get("DOTENV_FILE") or BASE_DIR / ".env", override=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
