@@ -62,12 +62,13 @@ def _fresh_providers():
 
 @pytest.fixture
 def sms_via(settings):
-    """Point the SMS channel at the given fakes, in failover order."""
+    """Point the SMS channel at the given fakes (Twilio's or SNS's), in failover order."""
 
     def configure(*fakes):
         settings.NOTIFICATION_PROVIDERS = {
             **settings.NOTIFICATION_PROVIDERS,
-            "sms": [{"BACKEND": "notification_channels.sms.TwilioSMSProvider", "OPTIONS": fake.provider_options()}
+            "sms": [{"BACKEND": getattr(fake, "backend", "notification_channels.sms.TwilioSMSProvider"),
+                     "OPTIONS": fake.provider_options()}
                     for fake in fakes],
         }
 

@@ -10,9 +10,10 @@ from tests.fakes.apns import FakeAPNs
 from tests.fakes.fcm import FakeFCM
 from tests.fakes.keys import APNsKey, ServiceAccount, make_apns_key, make_service_account
 from tests.fakes.smtp import FakeSMTP
+from tests.fakes.sns import FakeSNS
 from tests.fakes.twilio import FakeTwilio
 
-__all__ = ["apns_key", "fake_apns", "fake_fcm", "fake_smtp", "fake_twilio", "service_account"]
+__all__ = ["apns_key", "fake_apns", "fake_fcm", "fake_smtp", "fake_sns", "fake_twilio", "service_account"]
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +31,12 @@ def apns_key() -> APNsKey:
 @pytest.fixture
 def fake_twilio() -> Iterator[FakeTwilio]:
     with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_sns() -> Iterator[FakeSNS]:
+    with FakeSNS() as fake:
         yield fake
 
 
