@@ -1,18 +1,75 @@
-"""The delivery log in the admin: read-only, filterable by status, type and date, searchable by user."""
+"""The delivery log in the admin: read-only, and as quick to open at a hundred million rows as at ten.
+
+Every query the list makes reads one page through an index: the count is exact only up to
+EXACT_TOTAL_CAP (the planner's estimate beyond it), filters offer fixed choices (no DISTINCT over the
+table), there is no date hierarchy, the list sorts only by indexed columns, and a search is one exact
+lookup chosen by the shape of what was typed (selectors.log_search_filter).
+"""
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+
+from notifications_project import pagination
 
 from .models import NotificationLog
+from .selectors import log_provider_names, log_search_filter
+
+
+class CappedCountPaginator(Paginator):
+    """Counts exactly up to EXACT_TOTAL_CAP rows and estimates beyond; offers pages up to MAX_OFFSET rows
+    (further back, a filter or a search narrows the list instead of an OFFSET that reads every row it skips)."""
+
+    @cached_property
+    def _counted(self) -> tuple[int, bool]:
+        return pagination.count_capped(self.object_list)
+
+    @cached_property
+    def count(self) -> int:
+        return self._counted[0]
+
+    @property
+    def count_is_estimate(self) -> bool:
+        return self._counted[1]
+
+    @cached_property
+    def num_pages(self) -> int:
+        return min(super().num_pages, max(1, pagination.MAX_OFFSET // self.per_page))
+
+
+class IndexedOrderChangeList(ChangeList):
+    """Sorts only by the columns in `sortable_by`, whatever `?o=` asks: any other order sorts the whole table."""
+
+    def get_ordering_field(self, field_name):
+        return super().get_ordering_field(field_name) if field_name in self.sortable_by else None
+
+
+class ProviderFilter(admin.SimpleListFilter):
+    """The configured providers, from settings: listing the table's own values would read all of it."""
+
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in log_provider_names()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
 
 
 @admin.register(NotificationLog)
 class NotificationLogAdmin(admin.ModelAdmin):
     list_display = ("id", "user_id", "type", "status", "template_name", "provider", "attempts", "created_at",
                     "sent_at")
-    list_filter = ("status", "type", "priority", ("created_at", admin.DateFieldListFilter), "provider")
-    search_fields = ("=user_id", "=provider_message_id", "template_name")
-    date_hierarchy = "created_at"
+    list_filter = ("status", "type", "priority", ("created_at", admin.DateFieldListFilter), ProviderFilter)
+    search_fields = ("user_id",)  # shows the search box; get_search_results decides what a term means
+    search_help_text = ("Exact match: digits find a user id or a log id; an email address or +E.164 number "
+                        "a recipient; anything else a provider's message id.")
+    sortable_by = ("id", "created_at")
+    paginator = CappedCountPaginator
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     fieldsets = (
         (None, {"fields": ("user_id", "type", "status", "priority", "recipient")}),
         ("Template", {"fields": ("template", "template_name", "template_version")}),
@@ -21,6 +78,18 @@ class NotificationLogAdmin(admin.ModelAdmin):
                                  "scheduled_for", "queued_at", "sent_at", "delivered_at")}),
         ("Request", {"fields": ("client", "idempotency_key", "notification_metadata", "created_at", "updated_at")}),
     )
+
+    def get_changelist(self, request, **kwargs):
+        return IndexedOrderChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        condition = log_search_filter(term=search_term)
+        return (queryset if condition is None else queryset.filter(condition)), False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "exact_total_cap": pagination.EXACT_TOTAL_CAP,
+                         "max_offset": pagination.MAX_OFFSET}
+        return super().changelist_view(request, extra_context)
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]

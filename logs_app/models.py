@@ -84,6 +84,8 @@ class NotificationLog(models.Model):
             models.Index(fields=["scheduled_for"], name="ix_notification_logs_due",
                          condition=models.Q(status="pending")),
             models.Index(fields=["provider", "provider_message_id"], name="ix_notification_logs_provider"),
+            # The admin's search for an address or a phone number (exact, so a plain btree serves it).
+            Index(fields=["recipient"], name="ix_notification_logs_recipient"),
             models.Index(fields=["batch_id"], name="ix_notification_logs_batch",
                          condition=models.Q(batch_id__isnull=False)),
         ]

@@ -1,14 +1,17 @@
 """Read queries on the delivery log shared by the REST API, GraphQL, the admin and the commands."""
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from notification_channels import registry
+from notification_channels.base import Channel
 from notifications_project.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
 from templates_app.models import NotificationType
 
@@ -83,3 +86,40 @@ def log_backlog(*, now: dt.datetime | None = None) -> Backlog:
            .aggregate(due=Count("id"), oldest=Min(Coalesce("scheduled_for", "created_at"))))
     oldest = row["oldest"]
     return Backlog(due=row["due"], oldest_due_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+
+
+def log_provider_names() -> list[str]:
+    """The names of the providers configured for every channel (sorted, no repeats): the fixed choices of a
+    provider filter, read from settings instead of from the table."""
+    names: set[str] = set()
+    for channel in Channel:
+        try:
+            names.update(provider.name for provider in registry.providers_for(channel))
+        except ImproperlyConfigured:
+            continue
+    return sorted(names)
+
+
+_DIGITS = re.compile(r"\d{1,19}")
+_PHONE = re.compile(r"\+\d{6,15}")
+_INT_MAX, _BIGINT_MAX = 2**31 - 1, 2**63 - 1
+
+
+def log_search_filter(*, term: str) -> Q | None:
+    """The filter an exact search for `term` stands for, chosen by its shape so that each shape reads one
+    index: digits are a user id or a log id; an email address or an E.164 number is a recipient; anything
+    else is a provider's message id (among the configured providers, the leading column of that index).
+
+    None for a blank term (no filter); a filter that matches nothing for digits past a 64-bit id.
+    """
+    term = term.strip()
+    if not term:
+        return None
+    if _DIGITS.fullmatch(term):
+        number = int(term)
+        if number > _BIGINT_MAX:
+            return Q(pk__in=[])
+        return Q(pk=number) | Q(user_id=number) if number <= _INT_MAX else Q(pk=number)
+    if "@" in term or _PHONE.fullmatch(term):
+        return Q(recipient=term)
+    return Q(provider__in=log_provider_names(), provider_message_id=term)
