@@ -270,6 +270,15 @@ def _reject_nul(value: Any, path: str = "") -> None:
             _reject_nul(item, f"{path}.{index}" if path else str(index))
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON true or false only: DRF's own also takes 0, 1, "yes", "true", which the schema does not allow."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class JSONObjectField(serializers.JSONField):
     """A JSON object (free-form keys), stored as jsonb."""
 

@@ -4,6 +4,7 @@ from django.urls import include, path, register_converter
 from django.urls.converters import IntConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from kinds_app.api import CategoryDetailApi, CategoryListCreateApi, KindDetailApi, KindListCreateApi
 from logs_app.api import (
     NotificationBulkApi,
     NotificationDetailApi,
@@ -22,6 +23,10 @@ v1 = [
     path("templates/", TemplateListCreateApi.as_view(), name="templates"),
     path("templates/<id:template_id>/", TemplateDetailApi.as_view(), name="template"),
     path("templates/<id:template_id>/versions/", TemplateVersionListApi.as_view(), name="template-versions"),
+    path("categories/", CategoryListCreateApi.as_view(), name="categories"),
+    path("categories/<id:category_id>/", CategoryDetailApi.as_view(), name="category"),
+    path("kinds/", KindListCreateApi.as_view(), name="kinds"),
+    path("kinds/<id:kind_id>/", KindDetailApi.as_view(), name="kind"),
     path("notifications/", NotificationListCreateApi.as_view(), name="notifications"),
     path("notifications/bulk/", NotificationBulkApi.as_view(), name="notifications-bulk"),
     path("notifications/<id:log_id>/", NotificationDetailApi.as_view(), name="notification"),

@@ -26,6 +26,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from apikeys_app.models import APIKey, Scope
 from apikeys_app.services import AuthenticationFailed, api_key_from_header
+from kinds_app import schema as kinds
 from logs_app import schema as logs
 from preferences_app import schema as preferences
 from templates_app import schema as templates
@@ -108,6 +109,9 @@ class Query:
     notification_template = _query(templates.notification_template, Scope.READ)
     user_notifications = _query(logs.user_notifications, Scope.READ)
     user_preferences = _query(preferences.user_preferences, Scope.READ)
+    notification_categories = _query(kinds.notification_categories, Scope.READ)
+    notification_kinds = _query(kinds.notification_kinds, Scope.READ)
+    notification_kind = _query(kinds.notification_kind, Scope.READ)
 
 
 @strawberry.type
@@ -117,6 +121,12 @@ class Mutation:
     update_notification_template = _mutation(templates.update_notification_template, Scope.MANAGE)
     delete_notification_template = _mutation(templates.delete_notification_template, Scope.MANAGE)
     update_user_preferences = _mutation(preferences.update_user_preferences, Scope.MANAGE)
+    create_notification_category = _mutation(kinds.create_notification_category, Scope.MANAGE)
+    update_notification_category = _mutation(kinds.update_notification_category, Scope.MANAGE)
+    delete_notification_category = _mutation(kinds.delete_notification_category, Scope.MANAGE)
+    create_notification_kind = _mutation(kinds.create_notification_kind, Scope.MANAGE)
+    update_notification_kind = _mutation(kinds.update_notification_kind, Scope.MANAGE)
+    delete_notification_kind = _mutation(kinds.delete_notification_kind, Scope.MANAGE)
 
 
 # Errors ---------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "notifications_project",
     "apikeys_app",
     "templates_app",
+    "kinds_app",
     "preferences_app",
     "logs_app",
 ]

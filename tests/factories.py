@@ -3,6 +3,7 @@
 import factory
 
 from apikeys_app.models import APIKey
+from kinds_app.models import Category, KindTemplate, NotificationKind
 from logs_app.models import NotificationLog
 from preferences_app.models import Device, DevicePlatform, UserPreference
 from templates_app.models import NotificationTemplate, NotificationType, TemplateVersion
@@ -58,6 +59,37 @@ class NotificationLogFactory(factory.django.DjangoModelFactory):
     recipient = "user@example.com"
     subject = "Hello Ada"
     body = "Hi Ada"
+
+
+class CategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Category
+        django_get_or_create = ("key",)
+
+    key = factory.Sequence(lambda n: f"category-{n}")
+    name = factory.LazyAttribute(lambda c: c.key.title())
+
+
+class NotificationKindFactory(factory.django.DjangoModelFactory):
+    """A kind with an email, an SMS and a push template (`channels=[...]` for fewer)."""
+
+    class Meta:
+        model = NotificationKind
+        skip_postgeneration_save = True
+
+    key = factory.Sequence(lambda n: f"kind_{n}")
+    name = factory.LazyAttribute(lambda k: k.key.replace("_", " ").title())
+    category = factory.SubFactory(CategoryFactory, key="transactional")
+
+    @factory.post_generation
+    def channels(kind, create, extracted, **kwargs):
+        if not create:
+            return
+        for channel in extracted if extracted is not None else NotificationType.values:
+            template = NotificationTemplateFactory(
+                name=f"{kind.key}_{channel}", type=channel,
+                subject="Hello {{ first_name }}" if channel == NotificationType.EMAIL else None)
+            KindTemplate.objects.create(kind=kind, channel=channel, template=template)
 
 
 def api_key(name: str = "test-client", scopes: list[str] | None = None) -> tuple[APIKey, str]:
