@@ -24,8 +24,11 @@ from notifications_project.api import (
 from preferences_app.models import USER_ID_MAX, is_user_id
 from templates_app.models import NotificationType
 
-from . import privacy, selectors, services
+from . import privacy, selectors
 from .models import NotificationLog, NotificationStatus, Priority
+from .pipeline.accept import notification_send
+from .pipeline.bulk import notification_send_bulk
+from .pipeline.request import idempotency_key_problem, send_cache_keys
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
@@ -153,7 +156,7 @@ def _client(request: Request) -> str:
 def _idempotency_key(request: Request) -> str | None:
     """The Idempotency-Key header, checked by the services' rule. Raises ValidationError under the header's name."""
     key = request.headers.get("Idempotency-Key")
-    problem = services.idempotency_key_problem(key) if key is not None else None
+    problem = idempotency_key_problem(key) if key is not None else None
     if problem:  # named after the header it came in, not the services' argument
         raise serializers.ValidationError({"Idempotency-Key": [problem]})
     return key
@@ -176,7 +179,7 @@ class NotificationListCreateApi(ApiView):
         """A send reads its template and its user's preferences; the body names both."""
         if method != "POST" or not isinstance(data, dict):
             return []
-        return services.send_cache_keys(template_name=data.get("template_name"), user_id=data.get("user_id"))
+        return send_cache_keys(template_name=data.get("template_name"), user_id=data.get("user_id"))
 
     @extend_schema(
         operation_id="notifications_send", request=SendInputSerializer, parameters=[IDEMPOTENCY_KEY],
@@ -185,7 +188,7 @@ class NotificationListCreateApi(ApiView):
                    **INVALID_INPUT})
     def post(self, request: Request) -> Response:
         key = _idempotency_key(request)
-        log, created = services.notification_send(**self.body(SendInputSerializer, request), client=_client(request),
+        log, created = notification_send(**self.body(SendInputSerializer, request), client=_client(request),
                                                   idempotency_key=key)
         return Response(log_data(log), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
@@ -205,7 +208,7 @@ class NotificationBulkApi(ApiView):
         description="One template to many users; each user's preferences apply.")
     def post(self, request: Request) -> Response:
         key = _idempotency_key(request)
-        result, created = services.notification_send_bulk(**self.body(BulkSendInputSerializer, request),
+        result, created = notification_send_bulk(**self.body(BulkSendInputSerializer, request),
                                                            client=_client(request), idempotency_key=key)
         return Response(BulkSendOutputSerializer(result).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)

@@ -6,4 +6,6 @@ class LogsAppConfig(AppConfig):
     verbose_name = "Delivery log"
 
     def ready(self) -> None:
-        from . import checks, webhooks  # noqa: F401  (registers the provider check, connects the tracking receiver)
+        # checks registers the provider check; webhooks connects the tracking receiver; tasks registers the
+        # Celery tasks the pipeline publishes by name (run in process when there is no broker).
+        from . import checks, tasks, webhooks  # noqa: F401

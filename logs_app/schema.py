@@ -15,7 +15,8 @@ from templates_app.schema import (
     NotificationTemplate, NotificationType, PaginationInfo, PaginationInput, json_input, json_output,
 )
 
-from . import models, selectors, services
+from . import models, selectors
+from .pipeline.accept import notification_send
 
 NotificationStatus = strawberry.enum(
     enum.Enum("NotificationStatus", {choice.name: choice.value for choice in models.NotificationStatus}),
@@ -155,7 +156,7 @@ def user_notifications(
 
 def send_notification(info: Info, input: NotificationRequestInput) -> NotificationResponse:
     """Send a notification: render the template with `context`, honour the user's preferences, queue delivery."""
-    log, created = services.notification_send(
+    log, created = notification_send(
         user_id=input.user_id,
         template_name=input.template_name,
         context=json_input("context", input.context),

@@ -1,33 +1,37 @@
-"""Celery tasks: thin wrappers around the pipeline's services."""
+"""Celery tasks: thin wrappers around the pipeline's stages, registered under the names the pipeline
+publishes them by (logs_app.pipeline.queue)."""
 
 from celery import shared_task
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from notification_channels import registry
 
-from . import services
+from .pipeline.bulk import bulk_send_enqueue
+from .pipeline.deliver import logs_deliver
+from .pipeline.queue import BULK_SEND_ENQUEUE_TASK, DELIVER_TASK, SWEEP_TASK
+from .pipeline.sweep import logs_sweep_due
 
 
-@shared_task(name="logs_app.tasks.deliver_logs", ignore_result=True, bind=True)
+@shared_task(name=DELIVER_TASK, ignore_result=True, bind=True)
 def deliver_logs(self, log_ids: list[int]) -> dict[str, int]:
     """Deliver the due logs among `log_ids`; already-finished or claimed ones are skipped.
 
     The message's `request_ids` header (log id -> request id) puts each log's lines under its request.
     """
     request_ids = getattr(self.request, "request_ids", None)
-    return services.deliver_logs(log_ids, request_ids=request_ids if isinstance(request_ids, dict) else None)
+    return logs_deliver(log_ids=log_ids, request_ids=request_ids if isinstance(request_ids, dict) else None)
 
 
-@shared_task(name="logs_app.tasks.enqueue_batch", ignore_result=True)
+@shared_task(name=BULK_SEND_ENQUEUE_TASK, ignore_result=True)
 def enqueue_batch(batch_id: str) -> None:
     """Queue the delivery tasks of a committed bulk send (its pending, unscheduled logs)."""
-    services.enqueue_batch(batch_id=batch_id)
+    bulk_send_enqueue(batch_id=batch_id)
 
 
-@shared_task(name="logs_app.tasks.sweep_due", ignore_result=True)
+@shared_task(name=SWEEP_TASK, ignore_result=True)
 def sweep_due() -> int:
     """Queue scheduled, deferred, retrying and orphaned pending logs whose time has come."""
-    return services.sweep_due()
+    return logs_sweep_due()
 
 
 @worker_process_init.connect

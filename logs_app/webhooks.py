@@ -29,7 +29,7 @@ from notification_channels import registry
 from notification_channels.sms import TwilioSMSProvider, verify_twilio_signature
 
 from .models import NotificationStatus
-from .services import log_record_receipt
+from .pipeline.receipts import log_record_receipt
 
 logger = logging.getLogger(__name__)
 

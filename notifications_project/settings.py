@@ -288,7 +288,7 @@ NOTIFICATION_REQUEUE_AFTER_SECONDS = env_int("NOTIFICATION_REQUEUE_AFTER_SECONDS
 # How many logs one delivery task carries, and the most recipients one bulk send may name.
 NOTIFICATION_TASK_BATCH_SIZE = env_int("NOTIFICATION_TASK_BATCH_SIZE", 200)
 # A web process publishes single sends from a background thread at most once per this many
-# milliseconds, each task carrying every send accepted meanwhile (logs_app/publisher.py).
+# milliseconds, each task carrying every send accepted meanwhile (logs_app/pipeline/publisher.py).
 NOTIFICATION_PUBLISH_LINGER_MS = env_int("NOTIFICATION_PUBLISH_LINGER_MS", 100)
 NOTIFICATION_BULK_MAX_USERS = env_int("NOTIFICATION_BULK_MAX_USERS", 100_000)
 

@@ -51,7 +51,7 @@ def test_outside_a_block_reads_go_to_the_cache():
 
 
 def test_a_send_reads_its_template_and_preferences_in_one_round_trip(db, monkeypatch):
-    from logs_app.services import notification_send
+    from logs_app.pipeline.accept import notification_send
     from preferences_app.services import preference_update
     from templates_app.services import template_create
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from logs_app.models import NotificationLog
-from logs_app.services import notification_send, sweep_due
+from logs_app.pipeline.accept import notification_send
+from logs_app.pipeline.sweep import logs_sweep_due
 from preferences_app.services import device_add, preference_update
 from templates_app.services import template_create
 from tests.fakes.base import Answer
@@ -73,6 +74,6 @@ def test_sweep_recovers_a_notification_whose_queue_message_was_lost(user, worker
                                send_at=timezone.now() + timezone.timedelta(hours=1))
     # As if its time had come and the message that should have carried it never arrived.
     NotificationLog.objects.filter(pk=log.pk).update(scheduled_for=timezone.now(), queued_at=None)
-    assert sweep_due() == 1
+    assert logs_sweep_due() == 1
     assert wait_for(lambda: NotificationLog.objects.filter(pk=log.pk, status="sent").exists())
     assert [r.form["Body"] for r in fake_twilio.requests] == ["Code 9"]

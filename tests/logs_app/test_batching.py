@@ -4,9 +4,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from logs_app import services
 from logs_app.models import NotificationLog
-from logs_app.services import deliver_logs, notification_send, notification_send_bulk
+from logs_app.pipeline import deliver as delivery
+from logs_app.pipeline.accept import notification_send
+from logs_app.pipeline.bulk import notification_send_bulk
+from logs_app.pipeline.deliver import logs_deliver
 from preferences_app.models import UserPreference
 from preferences_app.services import preference_update
 from templates_app.services import template_create
@@ -31,7 +33,7 @@ def test_a_batch_is_marked_sent_with_one_update(fake_twilio, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=False):
         ids = accept(5)
     with CaptureQueriesContext(connection) as queries:
-        assert deliver_logs(ids) == {"sent": 5}
+        assert logs_deliver(log_ids=ids) == {"sent": 5}
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("UPDATE", "WITH"))]
     assert len(updates) == 2  # the claim's lease, and the five outcomes
     assert len(fake_twilio.requests) == 5
@@ -44,7 +46,7 @@ def test_a_batch_is_marked_sent_with_one_update(fake_twilio, django_capture_on_c
 def test_a_log_moved_on_while_its_batch_was_out_keeps_its_state(monkeypatch, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         first, second = accept(2)
-    deliver = services.registry.deliver
+    deliver = delivery.registry.deliver
 
     def deliver_and_receipt(message):
         result = deliver(message)
@@ -52,8 +54,8 @@ def test_a_log_moved_on_while_its_batch_was_out_keeps_its_state(monkeypatch, dja
             NotificationLog.objects.filter(pk=first).update(status="delivered")
         return result
 
-    monkeypatch.setattr(services.registry, "deliver", deliver_and_receipt)
-    deliver_logs([first, second])
+    monkeypatch.setattr(delivery.registry, "deliver", deliver_and_receipt)
+    logs_deliver(log_ids=[first, second])
     assert dict(NotificationLog.objects.filter(pk__in=[first, second]).values_list("pk", "status")) == {
         first: "delivered", second: "sent"}
 
@@ -83,25 +85,25 @@ def test_a_batch_whose_lease_runs_short_releases_the_rest_unsent(monkeypatch, se
     settings.NOTIFICATION_LEASE_SECONDS, settings.NOTIFICATION_LEASE_MARGIN_SECONDS = 120, 30
     with django_capture_on_commit_callbacks(execute=False):
         ids = accept(5)
-    clock = {"now": services.timezone.now()}
-    real_now = services.timezone.now
-    monkeypatch.setattr(services.timezone, "now", lambda: clock["now"])
-    deliver = services.registry.deliver
+    clock = {"now": delivery.timezone.now()}
+    real_now = delivery.timezone.now
+    monkeypatch.setattr(delivery.timezone, "now", lambda: clock["now"])
+    deliver = delivery.registry.deliver
 
     def slow_deliver(message):  # each send takes 50 s: the third would start with 20 s of lease left
-        clock["now"] += services.dt.timedelta(seconds=50)
+        clock["now"] += delivery.dt.timedelta(seconds=50)
         return deliver(message)
 
-    monkeypatch.setattr(services.registry, "deliver", slow_deliver)
-    assert deliver_logs(ids) == {"sent": 2, "released": 3}
-    monkeypatch.setattr(services.timezone, "now", real_now)
+    monkeypatch.setattr(delivery.registry, "deliver", slow_deliver)
+    assert logs_deliver(log_ids=ids) == {"sent": 2, "released": 3}
+    monkeypatch.setattr(delivery.timezone, "now", real_now)
     assert len(fake_twilio.requests) == 2
     logs = {log.pk: log for log in NotificationLog.objects.filter(pk__in=ids)}
     assert [logs[pk].status for pk in ids] == ["sent", "sent", "pending", "pending", "pending"]
     for pk in ids[2:]:
         assert (logs[pk].lease_expires_at, logs[pk].attempts) == (None, 0)
     # Released logs are due again at once: another delivery takes and sends them.
-    assert deliver_logs(ids) == {"sent": 3}
+    assert logs_deliver(log_ids=ids) == {"sent": 3}
     assert len(fake_twilio.requests) == 5
 
 
@@ -113,7 +115,7 @@ def test_a_dropped_connection_while_recording_sent_is_retried(monkeypatch, fake_
 
     with django_capture_on_commit_callbacks(execute=False):
         ids = accept(3)
-    monkeypatch.setattr(services.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(delivery.time, "sleep", lambda seconds: None)
     failures = []
 
     def drop_first_sent_write(execute, sql, params, many, context):
@@ -123,7 +125,7 @@ def test_a_dropped_connection_while_recording_sent_is_retried(monkeypatch, fake_
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(drop_first_sent_write):
-        assert deliver_logs(ids) == {"sent": 3}
+        assert logs_deliver(log_ids=ids) == {"sent": 3}
     assert len(failures) == 1  # the first try failed; the retry wrote every outcome
     assert set(NotificationLog.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
     assert len(fake_twilio.requests) == 3

@@ -3,11 +3,14 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from logs_app import services
 from logs_app.models import NotificationLog
 from logs_app.pipeline.events import logs_changed
 from logs_app.privacy import user_data_erase
-from logs_app.services import deliver_logs, log_record_receipt, notification_send, notification_send_bulk
+from logs_app.pipeline import bulk, deliver
+from logs_app.pipeline.accept import notification_send
+from logs_app.pipeline.bulk import notification_send_bulk
+from logs_app.pipeline.deliver import logs_deliver
+from logs_app.pipeline.receipts import log_record_receipt
 from preferences_app.models import UserPreference
 from preferences_app.services import preference_update
 from templates_app.services import template_create
@@ -65,9 +68,9 @@ def test_a_retry_is_not_a_change_and_the_failure_is(heard, fake_twilio, settings
     for _ in range(2):
         fake_twilio.enqueue(Answer(status=503, json={"code": 20500, "message": "down", "status": 503}))
     log = send(1, django_capture_on_commit_callbacks, execute=False)
-    assert deliver_logs([log.pk]) == {"pending": 1}
+    assert logs_deliver(log_ids=[log.pk]) == {"pending": 1}
     NotificationLog.objects.filter(pk=log.pk).update(scheduled_for=None)
-    assert deliver_logs([log.pk]) == {"failed": 1}
+    assert logs_deliver(log_ids=[log.pk]) == {"failed": 1}
     assert heard == [[(log.pk, "", "pending")], [(log.pk, "pending", "failed")]]
 
 
@@ -77,17 +80,17 @@ def test_sent_logs_written_together_are_heard_together_and_only_those_still_pend
     first, second = (send(user_id, django_capture_on_commit_callbacks, execute=False) for user_id in (1, 3))
     heard.clear()
 
-    deliver_one = services.deliver_one
+    log_deliver = deliver.log_deliver
 
-    def deliver_then_move_on(log, **kwargs):
-        status = deliver_one(log, **kwargs)
+    def deliver_then_move_on(*, log, **kwargs):
+        status = log_deliver(log=log, **kwargs)
         if log.pk == second.pk:  # before the `sent` write, another hand (a receipt, an erasure) moves it on
             NotificationLog.objects.filter(pk=second.pk).update(status="suppressed")
         return status
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(services, "deliver_one", deliver_then_move_on)
-        assert deliver_logs([first.pk, second.pk]) == {"sent": 2}
+        patch.setattr(deliver, "log_deliver", deliver_then_move_on)
+        assert logs_deliver(log_ids=[first.pk, second.pk]) == {"sent": 2}
     assert heard == [[(first.pk, "pending", "sent")]]
 
 
@@ -101,7 +104,7 @@ def test_receipts_are_heard_and_never_twice(heard, django_capture_on_commit_call
 
 
 def test_a_bulk_send_is_heard_once_per_chunk_with_every_row(heard, monkeypatch, django_capture_on_commit_callbacks):
-    monkeypatch.setattr(services, "BULK_CHUNK", 2)
+    monkeypatch.setattr(bulk, "BULK_CHUNK", 2)
     with django_capture_on_commit_callbacks(execute=False):
         notification_send_bulk(user_ids=[1, 2, 3], template_name="code_sms", context={"code": "1"})
     ids = dict(NotificationLog.objects.values_list("user_id", "id"))

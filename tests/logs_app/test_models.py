@@ -62,7 +62,7 @@ def test_a_log_inserted_by_the_send_path_reads_back_as_the_orm_would_store_it():
 
     from django.utils import timezone
 
-    from logs_app.services import _insert_log
+    from logs_app.pipeline.accept import _insert_log
 
     template = NotificationTemplateFactory()
     moment = timezone.now().replace(microsecond=123456) - dt.timedelta(days=1)

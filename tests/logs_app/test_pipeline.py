@@ -9,7 +9,11 @@ from django.db import connection
 from django.utils import timezone
 
 from logs_app.models import NotificationLog
-from logs_app.services import deliver_logs, notification_send, notification_send_bulk, sweep_due
+from logs_app.pipeline.accept import notification_send
+from logs_app.pipeline.bulk import notification_send_bulk
+from logs_app.pipeline.claim import logs_claim
+from logs_app.pipeline.deliver import logs_deliver
+from logs_app.pipeline.sweep import logs_sweep_due
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import device_add, preference_update
 from templates_app.services import template_create
@@ -136,10 +140,10 @@ def test_transient_error_is_retried_after_backoff_then_sent(user, fake_twilio, s
     assert "Attempt 1 failed" in log.error_message
     assert timezone.now() < log.scheduled_for <= timezone.now() + dt.timedelta(seconds=settings.NOTIFICATION_RETRY_BASE_SECONDS)
     with capture(execute=True):
-        assert sweep_due() == 0  # not due yet
+        assert logs_sweep_due() == 0  # not due yet
     time_passes(log)
     with capture(execute=True):
-        assert sweep_due() == 1
+        assert logs_sweep_due() == 1
     log.refresh_from_db()
     assert (log.status, log.attempts, log.error_message) == ("sent", 2, None)
     assert len(fake_twilio.requests) == 2
@@ -161,7 +165,7 @@ def test_gives_up_after_the_configured_attempts(user, fake_twilio, sms_via, capt
     log, _ = send(capture, template_name="code_sms")
     time_passes(log)
     with capture(execute=True):
-        sweep_due()
+        logs_sweep_due()
     log.refresh_from_db()
     assert (log.status, log.attempts) == ("failed", 2)
     assert log.error_message.startswith("Gave up after 2 attempts")
@@ -186,10 +190,10 @@ def test_quiet_hours_defer_to_the_end_of_the_window(user, fake_twilio, sms_via, 
     assert log.status == "pending" and fake_twilio.requests == []
     assert log.scheduled_for.time().replace(tzinfo=None) == end
     with capture(execute=True):
-        assert sweep_due() == 0
+        assert logs_sweep_due() == 0
     time_passes(log, seconds=3 * 3600)
     with capture(execute=True):
-        assert sweep_due() == 1
+        assert logs_sweep_due() == 1
     log.refresh_from_db()
     assert log.status == "sent" and len(fake_twilio.requests) == 1
 
@@ -252,8 +256,8 @@ def test_a_log_already_claimed_by_another_worker_is_skipped(user, fake_twilio, s
     sms_via(fake_twilio)
     with capture(execute=False):
         log, _ = notification_send(user_id=1001, template_name="code_sms", context=CONTEXT)
-    assert deliver_logs([log.pk]) == {"sent": 1}
-    assert deliver_logs([log.pk]) == {}  # a second delivery of the same message finds nothing to do
+    assert logs_deliver(log_ids=[log.pk]) == {"sent": 1}
+    assert logs_deliver(log_ids=[log.pk]) == {}  # a second delivery of the same message finds nothing to do
     assert len(fake_twilio.requests) == 1
 
 
@@ -262,12 +266,11 @@ def test_a_worker_lost_after_claiming_is_recovered_by_the_sweep(user, fake_twili
     with capture(execute=False):
         log, _ = notification_send(user_id=1001, template_name="code_sms", context=CONTEXT)
     # The worker claims the log, then dies before the provider is called.
-    from logs_app.services import _claim
-    _claim([log.pk], timezone.now())
-    assert sweep_due() == 0  # the lease still holds, and it was queued a moment ago
+    logs_claim(log_ids=[log.pk], now=timezone.now())
+    assert logs_sweep_due() == 0  # the lease still holds, and it was queued a moment ago
     time_passes(log, seconds=max(settings.NOTIFICATION_LEASE_SECONDS, settings.NOTIFICATION_REQUEUE_AFTER_SECONDS) + 1)
     with capture(execute=True):
-        assert sweep_due() == 1
+        assert logs_sweep_due() == 1
     log.refresh_from_db()
     assert (log.status, log.attempts) == ("sent", 2)
     assert len(fake_twilio.requests) == 1
@@ -314,7 +317,7 @@ def test_two_workers_delivering_the_same_log_send_it_once(fake_twilio, sms_via):
     def worker():
         barrier.wait()
         try:
-            results.append(deliver_logs([log.pk]))
+            results.append(logs_deliver(log_ids=[log.pk]))
         finally:
             connection.close()
 

@@ -11,8 +11,8 @@ import time
 import pytest
 import redis
 
-from logs_app.publisher import Publisher
-from logs_app.services import notification_send
+from logs_app.pipeline.accept import notification_send
+from logs_app.pipeline.publisher import Publisher
 from preferences_app.services import preference_update
 from templates_app.services import template_create
 from tests.workers import ROOT, wait_for
@@ -63,7 +63,7 @@ def test_a_failed_publish_does_not_stop_the_thread(caplog):
 
 def test_ids_held_at_exit_are_published_before_the_process_ends():
     script = (
-        "from logs_app.publisher import Publisher\n"
+        "from logs_app.pipeline.publisher import Publisher\n"
         "import time\n"
         "publisher = Publisher(lambda ids: print(ids, flush=True), linger_seconds=lambda: 60)\n"
         "publisher.add(1)\n"

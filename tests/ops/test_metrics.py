@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from logs_app.models import NotificationLog
-from logs_app.services import notification_send
+from logs_app.pipeline.accept import notification_send
 from tests.fakes.base import Answer
 from tests.fakes.twilio import FakeTwilio, twilio_error
 from tests.ops.conftest import CONTEXT, sample

@@ -23,7 +23,7 @@ import redis
 from django.db import connection, connections
 
 from logs_app.models import NotificationLog
-from logs_app.services import sweep_due
+from logs_app.pipeline.sweep import logs_sweep_due
 from tests.fakes.base import Answer, RecordedRequest
 from tests.fakes.twilio import FakeTwilio
 from tests.workers import free_port, wait_for
@@ -72,7 +72,7 @@ class Broker:
 
 
 class Sweeper(threading.Thread):
-    """Runs sweep_due every `interval` seconds in this process, as beat would schedule it."""
+    """Runs logs_sweep_due every `interval` seconds in this process, as beat would schedule it."""
 
     def __init__(self, interval: float = 1.0) -> None:
         super().__init__(daemon=True)
@@ -82,7 +82,7 @@ class Sweeper(threading.Thread):
         try:
             while not self.stopping.wait(self.interval):
                 try:
-                    sweep_due()
+                    logs_sweep_due()
                 except Exception:  # a dropped database connection: beat would simply run it again
                     self.failures += 1
                     connection.close()

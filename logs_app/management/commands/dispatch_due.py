@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from logs_app.services import sweep_due
+from logs_app.pipeline.sweep import logs_sweep_due
 
 
 class Command(BaseCommand):
@@ -10,5 +10,5 @@ class Command(BaseCommand):
             "or lost by the queue). With no broker configured they are delivered right here.")
 
     def handle(self, *args, **options):
-        count = sweep_due()
+        count = logs_sweep_due()
         self.stdout.write(f"Released {count} due notification{'s' if count != 1 else ''}.")

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from logs_app.models import NotificationStatus
 from logs_app.selectors import log_get
-from logs_app.services import notification_send
+from logs_app.pipeline.accept import notification_send
 from templates_app.models import NotificationTemplate
 from templates_app.services import example_context
 

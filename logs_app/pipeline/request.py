@@ -1,0 +1,137 @@
+"""Checking a send request before anything is written: fields, template, rendering, channel checks,
+schedule and idempotency key; shared by single and bulk sends."""
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from notification_channels import registry
+from notification_channels.base import InvalidRecipient, PermanentError
+from preferences_app.models import UserPreference, is_user_id
+from preferences_app.selectors import preference_cache_key
+from preferences_app.services import quiet_hours_end_for
+from templates_app.models import NotificationTemplate, NotificationType
+from templates_app.rendering import RenderedMessage, context_too_deep
+from templates_app.selectors import template_cache_key, template_get_by_name
+from templates_app.services import template_render
+
+from ..models import BulkSend, NotificationLog, Priority
+from .messages import channel_message
+
+PAST_SEND_AT_GRACE = dt.timedelta(minutes=5)
+MAX_SEND_AT_AHEAD = dt.timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """A send request whose fields have been checked, shared by single and bulk sends."""
+
+    template: NotificationTemplate
+    channel: str
+    rendered: RenderedMessage
+    priority: str
+    send_at: dt.datetime | None
+    client: str
+
+
+# Django builds a choices enum's `values` anew, labels and all, on every read.
+_PRIORITIES, _CHANNELS = frozenset(Priority.values), frozenset(NotificationType.values)
+
+
+def send_request_check(*, template_name: Any, context: Any, channel: str | None, send_at: dt.datetime | None,
+                       priority: str, client: str) -> SendRequest:
+    """The request with its template found and rendered. Raises ValidationError keyed by field."""
+    errors: dict[str, str] = {}
+    if priority not in _PRIORITIES:
+        errors["priority"] = f"Must be one of: {', '.join(Priority.values)}."
+    if channel is not None and channel not in _CHANNELS:
+        errors["channel"] = f"Must be one of: {', '.join(NotificationType.values)}."
+    if context is not None and not isinstance(context, dict):
+        errors["context"] = "Must be a JSON object."
+    elif context is not None and (too_deep := context_too_deep(context)):
+        errors["context"] = too_deep
+    elif context is not None:
+        size = len(json.dumps(context, default=str).encode())
+        if size > settings.NOTIFICATION_MAX_CONTEXT_BYTES:
+            errors["context"] = f"Is {size} bytes; the limit is {settings.NOTIFICATION_MAX_CONTEXT_BYTES}."
+    if send_at is not None:
+        if timezone.is_naive(send_at):
+            send_at = timezone.make_aware(send_at, dt.timezone.utc)
+        now = timezone.now()
+        if send_at < now - PAST_SEND_AT_GRACE:
+            errors["send_at"] = "Is in the past."
+        elif send_at > now + MAX_SEND_AT_AHEAD:
+            errors["send_at"] = "Is more than a year ahead."
+    template = None
+    if not isinstance(template_name, str) or not template_name:
+        errors["template_name"] = "A template name is required."
+    else:
+        template = template_get_by_name(name=template_name)
+        if template is None:
+            errors["template_name"] = f"No template named {template_name!r}."
+    if errors:
+        raise ValidationError(errors)
+    channel = channel or template.type
+    if channel == NotificationType.EMAIL and not template.subject:
+        raise ValidationError({"channel": f"Template {template.name!r} has no subject, so it cannot go by email."})
+    rendered = template_render(template=template, context=context or {})
+    return SendRequest(template=template, channel=channel, rendered=rendered, priority=priority,
+                       send_at=send_at, client=client)
+
+
+def delivery_validate(*, channel: str, recipient: str, targets: list[tuple[str, str]],
+                      rendered: RenderedMessage) -> None:
+    """Channel checks at accept time (address syntax, SMS length, push token and size), as a 400."""
+    messages = ([channel_message(channel=channel, to=token, rendered=rendered, platform=platform)
+                 for platform, token in targets] if channel == NotificationType.PUSH
+                else [channel_message(channel=channel, to=recipient, rendered=rendered)])
+    for message in messages:
+        try:
+            registry.validate(message)
+        except InvalidRecipient as err:
+            raise ValidationError({"recipient": err.message}) from err
+        except PermanentError as err:
+            raise ValidationError({"message": err.message}) from err
+
+
+def send_schedule(*, preference: UserPreference, request: SendRequest, now: dt.datetime) -> dt.datetime | None:
+    """When delivery may start: send_at, pushed to the end of quiet hours unless urgent."""
+    due = request.send_at if request.send_at and request.send_at > now else None
+    if request.priority != Priority.URGENT:
+        quiet_end = quiet_hours_end_for(preference, due or now)
+        if quiet_end:
+            return quiet_end
+    return due
+
+
+SUPPRESSED = "Suppressed: the user turned off {channel} notifications."
+
+
+def send_cache_keys(*, template_name: Any, user_id: Any) -> list[str]:
+    """The shared-cache entries a send reads: its template's and its user's preferences'."""
+    keys = [template_cache_key(template_name)] if isinstance(template_name, str) and template_name else []
+    return keys + [preference_cache_key(user_id)] if is_user_id(user_id) else keys
+
+
+def idempotency_key_problem(key: Any) -> str | None:
+    """Why an idempotency key is refused (None when it is fine): the REST header and the services' argument."""
+    if not isinstance(key, str) or not 1 <= len(key) <= 255 or "\x00" in key:
+        return "Must be 1 to 255 characters, none of them NUL."
+    return None
+
+
+def idempotency_key_earlier(model: type[NotificationLog] | type[BulkSend], *, client: str,
+                            idempotency_key: str | None) -> NotificationLog | BulkSend | None:
+    """What this client's idempotency key already made (None without a key, or when it made nothing yet).
+    Raises ValidationError for a bad key."""
+    if idempotency_key is None:
+        return None
+    problem = idempotency_key_problem(idempotency_key)
+    if problem:
+        raise ValidationError({"idempotency_key": problem})
+    return model.objects.filter(client=client, idempotency_key=idempotency_key).first()
