@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from preferences_app.categories import settings_get
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import validate_user_id
 
@@ -105,6 +106,7 @@ def user_data_export(*, user_id: int) -> dict[str, Any]:
             "quiet_hours_end": _iso(preference.quiet_hours_end), "timezone": preference.timezone,
             "email": preference.email, "phone_number": preference.phone_e164,
             "created_at": _iso(preference.created_at), "updated_at": _iso(preference.updated_at),
+            "notification_settings": settings_get(user_id=user_id),
         }
     devices = [{"platform": d.platform, "token": d.token, "active": d.active, "created_at": _iso(d.created_at)}
                for d in Device.objects.filter(preference__user_id=user_id).order_by("created_at", "id")]

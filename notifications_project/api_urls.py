@@ -12,7 +12,7 @@ from logs_app.api import (
     UserEraseApi,
     UserExportApi,
 )
-from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, PreferenceDetailApi
+from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, NotificationSettingsApi, PreferenceDetailApi
 from templates_app.api import TemplateDetailApi, TemplateListCreateApi, TemplateVersionListApi
 
 # Digits, as `int`; named apart so that the schema states each one's bounds (PATH_CONVERTER_OVERRIDES).
@@ -31,6 +31,7 @@ v1 = [
     path("notifications/bulk/", NotificationBulkApi.as_view(), name="notifications-bulk"),
     path("notifications/<id:log_id>/", NotificationDetailApi.as_view(), name="notification"),
     path("preferences/<user_id:user_id>/", PreferenceDetailApi.as_view(), name="preference"),
+    path("preferences/<user_id:user_id>/settings/", NotificationSettingsApi.as_view(), name="notification-settings"),
     path("preferences/<user_id:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),
     path("preferences/<user_id:user_id>/devices/<id:device_id>/", DeviceDetailApi.as_view(), name="device"),
     path("users/<user_id:user_id>/export/", UserExportApi.as_view(), name="user-export"),

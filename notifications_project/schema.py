@@ -121,6 +121,7 @@ class Mutation:
     update_notification_template = _mutation(templates.update_notification_template, Scope.MANAGE)
     delete_notification_template = _mutation(templates.delete_notification_template, Scope.MANAGE)
     update_user_preferences = _mutation(preferences.update_user_preferences, Scope.MANAGE)
+    update_notification_settings = _mutation(preferences.update_notification_settings, Scope.MANAGE)
     create_notification_category = _mutation(kinds.create_notification_category, Scope.MANAGE)
     update_notification_category = _mutation(kinds.update_notification_category, Scope.MANAGE)
     delete_notification_category = _mutation(kinds.delete_notification_category, Scope.MANAGE)

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Device, UserPreference
+from .models import Device, NotificationSetting, UserPreference
 
 
 class DeviceInline(admin.TabularInline):
@@ -10,6 +10,16 @@ class DeviceInline(admin.TabularInline):
     fields = ("platform", "token", "active", "created_at")
     readonly_fields = ("created_at",)
     extra = 0
+
+
+class NotificationSettingInline(admin.TabularInline):
+    model = NotificationSetting
+    fields = ("category", "kind", "channel", "enabled", "updated_at")
+    readonly_fields = ("updated_at",)
+    autocomplete_fields = ("category", "kind")
+    extra = 0
+    verbose_name = "choice per category or kind"
+    verbose_name_plural = "Choices per category or kind (a kind's wins over its category's, which wins over the channel switch)"
 
 
 @admin.register(UserPreference)
@@ -24,7 +34,7 @@ class UserPreferenceAdmin(admin.ModelAdmin):
         ("Quiet hours (the user's local time)", {"fields": ("quiet_hours_start", "quiet_hours_end", "timezone")}),
         ("Contact points", {"fields": ("email", "phone_number")}),
     )
-    inlines = (DeviceInline,)
+    inlines = (NotificationSettingInline, DeviceInline)
 
 
 @admin.register(Device)

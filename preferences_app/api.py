@@ -13,13 +13,14 @@ from notifications_project.api import (
     INVALID_INPUT,
     ErrorSerializer,
     PageQuerySerializer,
+    StrictBooleanField,
     StrictInputSerializer,
     page_response,
     paginated,
 )
 from notifications_project.pagination import paginate
 
-from . import services
+from . import categories, services
 from .models import DevicePlatform
 
 
@@ -131,3 +132,57 @@ class DeviceDetailApi(ApiView):
     def delete(self, request: Request, user_id: int, device_id: int) -> Response:
         services.device_remove(user_id=user_id, device_id=device_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelChoicesSerializer(StrictInputSerializer):
+    """Per channel: true (on), false (off), or null to forget the choice so the next rule decides."""
+
+    email = StrictBooleanField(allow_null=True, required=False)
+    sms = StrictBooleanField(allow_null=True, required=False)
+    push = StrictBooleanField(allow_null=True, required=False)
+
+
+class NotificationSettingsInputSerializer(StrictInputSerializer):
+    """Choices per category and per kind, by key: {key: {channel: true | false | null}}."""
+
+    categories = serializers.DictField(child=ChannelChoicesSerializer(), required=False,
+                                       help_text="Category key -> channel choices, e.g. {\"marketing\": {\"email\": false}}.")
+    kinds = serializers.DictField(child=ChannelChoicesSerializer(), required=False,
+                                  help_text="Kind key -> channel choices, e.g. {\"order_shipped\": {\"sms\": false}}.")
+
+
+class ChannelChoicesOutputSerializer(serializers.Serializer):
+    email = serializers.BooleanField(required=False)
+    sms = serializers.BooleanField(required=False)
+    push = serializers.BooleanField(required=False)
+
+
+class NotificationSettingsOutputSerializer(serializers.Serializer):
+    categories = serializers.DictField(child=ChannelChoicesOutputSerializer())
+    kinds = serializers.DictField(child=ChannelChoicesOutputSerializer())
+
+
+class NotificationSettingsApi(ApiView):
+    """A user's choices per category and per kind. The most specific choice wins: a kind's, then its
+    category's, then the channel switch, then the category's default; a critical kind ignores opt-outs."""
+
+    @extend_schema(operation_id="preferences_settings_retrieve",
+                   responses={200: NotificationSettingsOutputSerializer, **INVALID_INPUT})
+    def get(self, request: Request, user_id: int) -> Response:
+        return Response(categories.settings_get(user_id=user_id))
+
+    @extend_schema(operation_id="preferences_settings_update", request=NotificationSettingsInputSerializer,
+                   responses={200: NotificationSettingsOutputSerializer, **INVALID_INPUT},
+                   description="Replace every choice: those not given are forgotten.")
+    def put(self, request: Request, user_id: int) -> Response:
+        return self._update(request, user_id, replace=True)
+
+    @extend_schema(operation_id="preferences_settings_partial_update", request=NotificationSettingsInputSerializer,
+                   responses={200: NotificationSettingsOutputSerializer, **INVALID_INPUT},
+                   description="Change the choices given; null forgets one; the others stay.")
+    def patch(self, request: Request, user_id: int) -> Response:
+        return self._update(request, user_id, replace=False)
+
+    def _update(self, request: Request, user_id: int, *, replace: bool) -> Response:
+        body = self.body(NotificationSettingsInputSerializer, request, partial=not replace)
+        return Response(categories.settings_update(user_id=user_id, replace=replace, **body))

@@ -7,6 +7,8 @@ from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
 
+from templates_app.models import NotificationType
+
 
 def validate_timezone(value: str) -> None:
     try:
@@ -92,3 +94,40 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} …{self.token[-8:]}"
+
+
+class NotificationSetting(models.Model):
+    """A user's choice for one channel of a category or of one kind: on or off.
+
+    The most specific choice wins: a kind's over its category's over the plain channel switch.
+    """
+
+    preference = models.ForeignKey(UserPreference, on_delete=models.CASCADE, related_name="notification_settings")
+    category = models.ForeignKey("kinds_app.Category", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="user_settings")
+    kind = models.ForeignKey("kinds_app.NotificationKind", null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="user_settings")
+    channel = models.CharField(max_length=20, choices=NotificationType.choices)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "user_notification_settings"
+        ordering = ["preference", "category", "kind", "channel"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(category__isnull=False, kind__isnull=True)
+                | models.Q(category__isnull=True, kind__isnull=False),
+                name="user_notification_settings_category_xor_kind",
+            ),
+            models.UniqueConstraint(fields=["preference", "category", "channel"], condition=models.Q(kind__isnull=True),
+                                    name="user_notification_settings_one_per_category_channel"),
+            models.UniqueConstraint(fields=["preference", "kind", "channel"], condition=models.Q(category__isnull=True),
+                                    name="user_notification_settings_one_per_kind_channel"),
+            models.CheckConstraint(condition=models.Q(channel__in=NotificationType.values),
+                                   name="user_notification_settings_channel_valid"),
+        ]
+
+    def __str__(self) -> str:
+        target = f"category {self.category}" if self.category_id else f"kind {self.kind}"
+        return f"{target}, {self.channel}: {'on' if self.enabled else 'off'}"
