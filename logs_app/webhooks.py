@@ -25,6 +25,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 
+from consent_app.services import suppression_after_send_error
 from notification_channels import registry
 from notification_channels.sms import TwilioSMSProvider, verify_twilio_signature
 
@@ -136,6 +137,8 @@ def _twilio_status(request: HttpRequest) -> HttpResponse:
     if sid and status in TWILIO_FINAL_STATUSES:
         error = f"Twilio error {params['ErrorCode']}" if params.get("ErrorCode") else ""
         log_record_receipt(provider="twilio", message_id=sid, status=TWILIO_FINAL_STATUSES[status], error=error)
+        suppression_after_send_error(channel="sms", address=params.get("To", ""), code=params.get("ErrorCode"),
+                                     detail=error, provider="twilio")
     return HttpResponse(status=204)
 
 

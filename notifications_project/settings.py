@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "templates_app",
     "kinds_app",
     "preferences_app",
+    "consent_app",
     "logs_app",
 ]
 
@@ -275,6 +276,8 @@ NOTIFICATION_SMS_MAX_SEGMENTS = env_int("NOTIFICATION_SMS_MAX_SEGMENTS", 10)
 
 # Retries: transient provider errors are retried with exponential backoff and jitter.
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
+# Soft bounces (an ESP's `deferred` events) of an address in a row, with no delivery between, that suppress it.
+NOTIFICATION_SOFT_BOUNCE_LIMIT = env_int("NOTIFICATION_SOFT_BOUNCE_LIMIT", 3)
 NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 2)
 NOTIFICATION_RETRY_MAX_SECONDS = env_int("NOTIFICATION_RETRY_MAX_SECONDS", 600)
 # A worker owns a log it claimed for this long; a log queued this long ago and still pending

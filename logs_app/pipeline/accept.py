@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, DateTimeField, ForeignKey, IntegerField, TextField, UUIDField
 from django.utils import timezone
 
+from consent_app.selectors import suppression_reason
 from notifications_project import metrics
 from notifications_project.cache import prefetched
 from preferences_app.models import UserPreference
@@ -50,10 +51,11 @@ def _context_contact(context: dict | None, channel: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _suppression(preference: UserPreference, channel: str) -> str | None:
+def _suppression(preference: UserPreference, channel: str, recipient: str) -> str | None:
+    """Why a send is suppressed: the user turned the channel off, or the address is on the suppression list."""
     if not preference.channel_enabled(channel):
         return SUPPRESSED.format(channel=channel)
-    return None
+    return suppression_reason(channel=channel, address=recipient)
 
 
 def notification_send(*, user_id: int, template_name: str, context: dict | None = None, channel: str | None = None,
@@ -86,7 +88,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         client=client, idempotency_key=idempotency_key,
     )
     log.recipient = recipient or _contact(preference, request.channel) or _context_contact(context, request.channel)
-    suppressed = _suppression(preference, request.channel)
+    suppressed = _suppression(preference, request.channel, log.recipient)
     if suppressed:
         log.status, log.error_message = NotificationStatus.SUPPRESSED, suppressed
     else:

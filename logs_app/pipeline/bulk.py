@@ -14,6 +14,7 @@ from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from consent_app.selectors import suppressed_among
 from notifications_project import metrics
 from preferences_app.models import Device, UserPreference, is_user_id
 from templates_app.models import NotificationType
@@ -131,6 +132,8 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
         preferences = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
         with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
                            .values_list("preference__user_id", flat=True)) if kind == "push" else set()
+        listed = suppressed_among(channel=kind, addresses=[row[2] if kind == NotificationType.EMAIL else row[3]
+                                                           for row in preferences.values()])
         rows = []
         for user_id in chunk:
             found = preferences.get(user_id)
@@ -139,6 +142,8 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
             scheduled_for = queued_at = error = None
             if not enabled:
                 status, error = NotificationStatus.SUPPRESSED, SUPPRESSED.format(channel=kind)
+            elif recipient in listed:
+                status, error = NotificationStatus.SUPPRESSED, listed[recipient]
             elif not recipient and user_id not in with_devices:
                 status, error = NotificationStatus.FAILED, f"No {kind} address on file for user {user_id}."
             else:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from consent_app.services import suppression_after_send_error
 from notification_channels import registry
 from notification_channels.base import ChannelError, InvalidRecipient, PermanentError, TransientError
 from notifications_project import metrics
@@ -129,6 +130,8 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
         return NotificationStatus.PENDING
     except ChannelError as err:
         _finish(log, status=NotificationStatus.FAILED, provider=err.provider, error_message=_describe(err))
+        suppression_after_send_error(channel=log.type, address=log.recipient, code=err.code, detail=_describe(err),
+                                     provider=err.provider)
         metrics.notification_failed(channel=log.type, provider=err.provider)
         logger.warning("notification failed", extra={"log_id": log.pk, "provider": err.provider, "code": err.code})
         return NotificationStatus.FAILED
