@@ -3,8 +3,11 @@
 import logs_app.models
 from django.db import migrations
 
+from logs_app.migration_operations import AddIndexOnline
+
 
 class Migration(migrations.Migration):
+    atomic = False  # CREATE INDEX CONCURRENTLY cannot run inside a transaction
 
     dependencies = [
         ('logs_app', '0002_lease_and_batch'),
@@ -12,7 +15,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexOnline(
             model_name='notificationlog',
             index=logs_app.models.Index(fields=['user_id', '-created_at', '-id'], name='ix_notification_logs_user_recent'),
         ),

@@ -50,6 +50,18 @@ def test_purge_deletes_old_finished_logs_only(aged_logs):
     assert remaining(aged_logs) == {"old_pending", "recent_sent", "today"}
 
 
+def test_purge_walks_past_kept_logs_and_a_second_run_finds_nothing(db):
+    logs = {}
+    for index in range(9):  # old pending logs between old finished ones, then newer logs after the cutoff
+        logs[f"old_{index}"] = make_log(status="pending" if index % 3 == 0 else "sent", age_days=100)
+    logs["new_sent"] = make_log(status="sent", age_days=10)
+    logs["new_failed"] = make_log(status="failed")
+    assert logs_purge(older_than_days=90, batch_size=2).by_status == {"sent": 6}
+    assert remaining(logs) == {"old_0", "old_3", "old_6", "new_sent", "new_failed"}
+    assert logs_purge(older_than_days=90, batch_size=2).total == 0
+    assert logs_purge(older_than_days=5, batch_size=1000).by_status == {"sent": 1}
+
+
 def test_purge_dry_run_counts_and_deletes_nothing(aged_logs):
     result = logs_purge(older_than_days=90, dry_run=True)
     assert result.total == 3 and remaining(aged_logs) == set(aged_logs)
