@@ -4,6 +4,7 @@ import datetime as dt
 import itertools
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -247,9 +248,10 @@ class UserExportApi(ApiView):
     read_scope = Scope.MANAGE  # personal data in bulk: more than a `read` key may see
 
     @extend_schema(operation_id="users_export", responses={200: UserExportOutputSerializer, **INVALID_INPUT},
-                   description="The user's preferences and contact points, push devices and notification logs.")
-    def get(self, request: Request, user_id: int) -> Response:
-        return Response(UserExportOutputSerializer(privacy.user_data_export(user_id=user_id)).data)
+                   description="The user's preferences and contact points, push devices and notification logs "
+                               "(streamed as it is read, so a user with any number of logs can be exported).")
+    def get(self, request: Request, user_id: int) -> StreamingHttpResponse:
+        return StreamingHttpResponse(privacy.user_data_export(user_id=user_id), content_type="application/json")
 
 
 class UserEraseApi(ApiView):

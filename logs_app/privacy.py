@@ -1,15 +1,16 @@
 """Data protection: retention (purging old logs) and a user's data export and erasure (GDPR requests)."""
 
 import datetime as dt
+import json
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from preferences_app.categories import settings_get
@@ -115,10 +116,11 @@ def _log_record(log: NotificationLog) -> dict[str, Any]:
     }
 
 
-def user_data_export(*, user_id: int) -> dict[str, Any]:
-    """Everything stored about a user, as JSON-ready data: preferences with contact points, push
-    devices, and every notification log (oldest first). Raises ValidationError for a bad user id."""
-    user_id = validate_user_id(user_id)
+EXPORT_CHUNK = 1000  # logs read per query while exporting: the export's memory does not grow with the user
+
+
+def _user_profile(user_id: int) -> dict[str, Any]:
+    """The export's head: the user's preferences with contact points, and push devices."""
     preference = UserPreference.objects.filter(user_id=user_id).first()
     preferences = None
     if preference is not None:
@@ -132,11 +134,45 @@ def user_data_export(*, user_id: int) -> dict[str, Any]:
         }
     devices = [{"platform": d.platform, "token": d.token, "active": d.active, "created_at": _iso(d.created_at)}
                for d in Device.objects.filter(preference__user_id=user_id).order_by("created_at", "id")]
-    logs = [_log_record(log) for log in
-            NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id").iterator(chunk_size=500)]
-    logger.info("user data exported", extra={"user_id": user_id, "logs": len(logs)})
-    return {"user_id": user_id, "exported_at": _iso(timezone.now()), "preferences": preferences,
-            "devices": devices, "notifications": logs}
+    return {"user_id": user_id, "exported_at": _iso(timezone.now()), "preferences": preferences, "devices": devices}
+
+
+def user_logs_export(*, user_id: int, chunk_size: int | None = None) -> Iterator[dict[str, Any]]:
+    """A user's logs, oldest first, as JSON-ready records, read `chunk_size` at a time: each query continues
+    from the last row of the one before through the (user_id, created_at, id) index (no OFFSET, and no
+    server-side cursor, so it also runs behind PgBouncer in transaction mode); EXPORT_CHUNK by default."""
+    chunk_size = chunk_size or EXPORT_CHUNK
+    logs = NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id")
+    after = Q()
+    while True:
+        chunk = list(logs.filter(after)[:chunk_size])
+        yield from (_log_record(log) for log in chunk)
+        if len(chunk) < chunk_size:
+            return
+        last = chunk[-1]
+        after = Q(created_at__gte=last.created_at) & (
+            Q(created_at__gt=last.created_at) | Q(created_at=last.created_at, id__gt=last.pk))
+
+
+def user_data_export(*, user_id: int) -> Iterator[str]:
+    """Everything stored about a user, as the text of one JSON document written piece by piece:
+    `{"user_id", "exported_at", "preferences", "devices", "notifications": [...]}`, every notification log
+    oldest first. Memory stays flat however many logs the user has: a streamed HTTP response or a file
+    takes each piece as it comes. The user id is checked at once: raises ValidationError for a bad one
+    (before any piece is produced)."""
+    user_id = validate_user_id(user_id)
+    return _export_pieces(user_id)
+
+
+def _export_pieces(user_id: int) -> Iterator[str]:
+    head = json.dumps(_user_profile(user_id), ensure_ascii=False)
+    yield head[:-1] + ', "notifications": ['
+    count = 0
+    for record in user_logs_export(user_id=user_id):
+        yield ("," if count else "") + json.dumps(record, ensure_ascii=False)
+        count += 1
+    yield "]}"
+    logger.info("user data exported", extra={"user_id": user_id, "logs": count})
 
 
 # Erasure --------------------------------------------------------------------------------------
@@ -152,40 +188,67 @@ class ErasureResult:
     erased_at: dt.datetime = field(default_factory=timezone.now)
 
 
-def user_data_erase(*, user_id: int) -> ErasureResult:
-    """Erase a user's personal data, in one transaction.
+ERASE_BATCH = 1000  # logs anonymised per transaction: each batch is short, whatever the user's total
 
-    Deletes the preferences with the contact points (email, phone) and every push device. The
-    user's logs stay as anonymous records (channel, provider, status, template, times), so counts
-    and the dashboard keep adding up: their user id becomes 0 and recipient, subject, bodies,
-    metadata, error text and idempotency key are cleared. Pending logs are cancelled (status
-    `suppressed`), since there is no one left to deliver them to. Raises ValidationError.
+
+def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureResult:
+    """Erase a user's personal data, in short transactions that a second run resumes after a crash.
+
+    First deletes the preferences with the contact points (email, phone) and every push device. Then the
+    user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
+    provider, status, template, times), so counts and the dashboard keep adding up: their user id becomes 0
+    and recipient, subject, bodies, metadata, error text and idempotency key are cleared. Pending logs are
+    cancelled (status `suppressed`), since there is no one left to deliver them to. A log once anonymised no
+    longer belongs to the user, so a run that stopped half way is finished by running it again.
+    Raises ValidationError.
     """
     user_id = validate_user_id(user_id)
+    if not 1 <= batch_size <= 100_000:
+        raise ValidationError({"batch_size": "Must be from 1 to 100000."})
     with transaction.atomic():
         _, deleted = UserPreference.objects.filter(user_id=user_id).delete()  # devices go with it (cascade)
-        preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)
-        logs = NotificationLog.objects.filter(user_id=user_id)
-        # Locked, so that the cancellations told to `logs_changed` are exactly the rows cancelled below.
-        pending = list(logs.select_for_update().filter(status=NotificationStatus.PENDING)
-                       .values_list("id", "type", "template_name", "provider", "batch_id"))
-        now = timezone.now()
-        anonymised = logs.update(
-            user_id=ERASED_USER_ID, recipient="", subject="", body="", html_body="", notification_metadata=None,
-            error_message=None, idempotency_key=None, updated_at=now)
-        # A worker that claimed one of these finds it no longer pending and records nothing.
-        cancelled = NotificationLog.objects.filter(pk__in=[row[0] for row in pending],
-                                                   status=NotificationStatus.PENDING).update(
-            status=NotificationStatus.SUPPRESSED, error_message=CANCELLED_ON_ERASURE, lease_expires_at=None)
-        logs_changed_send(changes=[
-            LogChange(log_id=log_id, user_id=ERASED_USER_ID, channel=channel, template_name=template_name,
-                      old_status=NotificationStatus.PENDING, new_status=NotificationStatus.SUPPRESSED,
-                      provider=provider, error_message=CANCELLED_ON_ERASURE, at=now, idempotency_key=None,
-                      batch_id=batch_id)
-            for log_id, channel, template_name, provider, batch_id in pending])
+    preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)
+    logs = NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id")
+    after, anonymised, cancelled = Q(), 0, 0
+    while True:
+        with transaction.atomic():
+            # Locked, so that the cancellations told to `logs_changed` are exactly the rows cancelled below.
+            rows = list(logs.filter(after).select_for_update().values_list(
+                "id", "created_at", "status", "type", "template_name", "provider", "batch_id")[:batch_size])
+            if not rows:
+                break
+            batch_anonymised, batch_cancelled = _erase_logs(rows)
+        anonymised, cancelled = anonymised + batch_anonymised, cancelled + batch_cancelled
+        last_id, last_created_at = rows[-1][0], rows[-1][1]
+        # The next batch starts where this one ended, through the index: not over the entries just moved.
+        after = Q(created_at__gte=last_created_at) & (
+            Q(created_at__gt=last_created_at) | Q(created_at=last_created_at, id__gt=last_id))
+        if len(rows) < batch_size:
+            break
     result = ErasureResult(user_id=user_id, preferences_deleted=preferences, devices_deleted=devices,
                            logs_anonymised=anonymised, logs_cancelled=cancelled)
     # The record of the request itself: which user, how much; nothing of what was erased.
     logger.info("user data erased", extra={"user_id": user_id, "devices": devices, "logs_anonymised": anonymised,
                                            "logs_cancelled": cancelled})
     return result
+
+
+def _erase_logs(rows: list[tuple]) -> tuple[int, int]:
+    """Anonymise the locked logs of one batch (rows of id, created_at, status, type, template_name, provider,
+    batch_id) and cancel the pending ones among them. Returns (anonymised, cancelled)."""
+    now = timezone.now()
+    anonymised = NotificationLog.objects.filter(pk__in=[row[0] for row in rows]).update(
+        user_id=ERASED_USER_ID, recipient="", subject="", body="", html_body="", notification_metadata=None,
+        error_message=None, idempotency_key=None, updated_at=now)
+    pending = [row for row in rows if row[2] == NotificationStatus.PENDING]
+    # A worker that claimed one of these finds it no longer pending and records nothing.
+    cancelled = NotificationLog.objects.filter(pk__in=[row[0] for row in pending],
+                                               status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.SUPPRESSED, error_message=CANCELLED_ON_ERASURE, lease_expires_at=None)
+    logs_changed_send(changes=[
+        LogChange(log_id=log_id, user_id=ERASED_USER_ID, channel=channel, template_name=template_name,
+                  old_status=NotificationStatus.PENDING, new_status=NotificationStatus.SUPPRESSED,
+                  provider=provider, error_message=CANCELLED_ON_ERASURE, at=now, idempotency_key=None,
+                  batch_id=batch_id)
+        for log_id, _, _, channel, template_name, provider, batch_id in pending])
+    return anonymised, cancelled

@@ -4,10 +4,12 @@ import datetime as dt
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from logs_app.models import NotificationLog
+from logs_app import privacy
 from logs_app.privacy import ERASED_USER_ID, logs_purge, user_data_erase, user_data_export
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import device_add, preference_update
@@ -94,9 +96,12 @@ def data_of_two_users(db):
     }
 
 
+def exported(user_id: int) -> dict:
+    return json.loads("".join(user_data_export(user_id=user_id)))
+
+
 def test_export_holds_everything_about_the_user_and_nothing_else(data_of_two_users):
-    data = user_data_export(user_id=1001)
-    json.dumps(data)  # JSON-ready as it is
+    data = exported(1001)
     assert data["user_id"] == 1001
     assert data["preferences"]["email"] == "ada@example.com" and data["preferences"]["sms_enabled"] is False
     assert data["preferences"]["phone_number"] == "+4915112345678"
@@ -104,7 +109,7 @@ def test_export_holds_everything_about_the_user_and_nothing_else(data_of_two_use
     assert [n["id"] for n in data["notifications"]] == [data_of_two_users[k].pk
                                                        for k in ("ada_sent", "ada_failed", "ada_pending")]
     assert data["notifications"][0]["body"] == "Your code is 4711." and "Hi Bob" not in json.dumps(data)
-    stranger = user_data_export(user_id=4242)
+    stranger = exported(4242)
     assert (stranger["preferences"], stranger["devices"], stranger["notifications"]) == (None, [], [])
 
 
@@ -129,7 +134,50 @@ def test_erase_removes_contact_points_and_anonymises_logs(data_of_two_users):
     bob = NotificationLog.objects.get(pk=data_of_two_users["bob_sent"].pk)
     assert (bob.user_id, bob.recipient, bob.body) == (1002, "+14155550100", "Hi Bob")
     assert UserPreference.objects.get(user_id=1002).email == "bob@example.com" and Device.objects.count() == 1
-    assert user_data_export(user_id=1001)["notifications"] == []
+    assert exported(1001)["notifications"] == []
+
+
+def test_export_reads_the_logs_a_chunk_at_a_time_oldest_first(db, monkeypatch):
+    monkeypatch.setattr("logs_app.privacy.EXPORT_CHUNK", 2)
+    same_moment = timezone.now() - dt.timedelta(days=1)
+    logs = [make_log(age_days=3), make_log(age_days=2)]
+    for _ in range(3):  # created in the same instant: the id breaks the tie, across chunk boundaries too
+        log = make_log()
+        NotificationLog.objects.filter(pk=log.pk).update(created_at=same_moment)
+        logs.append(log)
+    logs.append(make_log())
+    make_log(user_id=1002)
+    pieces = list(user_data_export(user_id=1001))
+    assert len(pieces) == 2 + len(logs)  # the head, one piece per log, the end: nothing held back
+    assert [n["id"] for n in json.loads("".join(pieces))["notifications"]] == [log.pk for log in logs]
+
+
+def test_a_bad_user_id_is_refused_before_anything_is_written(db):
+    with pytest.raises(ValidationError):
+        user_data_export(user_id=0)
+
+
+def test_erase_runs_in_batches_and_a_second_run_finishes_an_interrupted_one(data_of_two_users, monkeypatch):
+    more = [make_log(user_id=1001, status="pending" if index == 2 else "sent") for index in range(4)]
+    real_batch, batches = privacy._erase_logs, []
+
+    def crash_on_third_batch(rows):
+        batches.append(len(rows))
+        if len(batches) == 3:
+            raise RuntimeError("the process was killed")
+        return real_batch(rows)
+
+    monkeypatch.setattr(privacy, "_erase_logs", crash_on_third_batch)
+    with pytest.raises(RuntimeError):
+        user_data_erase(user_id=1001, batch_size=2)
+    assert not UserPreference.objects.filter(user_id=1001).exists()  # contact points went first
+    assert NotificationLog.objects.filter(user_id=1001).count() == 3  # two batches done, the third rolled back
+    monkeypatch.setattr(privacy, "_erase_logs", real_batch)
+    result = user_data_erase(user_id=1001, batch_size=2)
+    assert (result.preferences_deleted, result.logs_anonymised, result.logs_cancelled) == (0, 3, 1)
+    assert NotificationLog.objects.filter(user_id=1001).count() == 0
+    assert NotificationLog.objects.filter(user_id=ERASED_USER_ID, status="suppressed").count() == 2
+    assert NotificationLog.objects.get(pk=more[2].pk).error_message == privacy.CANCELLED_ON_ERASURE
 
 
 def test_erase_command_asks_unless_told_not_to(data_of_two_users, monkeypatch, capsys):
@@ -155,13 +203,14 @@ def test_rest_export_and_erase_need_the_manage_scope(data_of_two_users, make_cli
     assert reader.post("/api/v1/users/1001/erase/").status_code == 403
     manager = make_client("manage")
     response = manager.get("/api/v1/users/1001/export/")
-    assert response.status_code == 200 and response.json()["preferences"]["email"] == "ada@example.com"
-    assert len(response.json()["notifications"]) == 3
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    body = json.loads(b"".join(response.streaming_content))
+    assert body["preferences"]["email"] == "ada@example.com" and len(body["notifications"]) == 3
     response = manager.post("/api/v1/users/1001/erase/")
     assert response.status_code == 200
     assert {k: response.json()[k] for k in ("user_id", "devices_deleted", "logs_anonymised", "logs_cancelled")} == \
         {"user_id": 1001, "devices_deleted": 1, "logs_anonymised": 3, "logs_cancelled": 1}
-    assert manager.get("/api/v1/users/1001/export/").json()["notifications"] == []
+    assert json.loads(b"".join(manager.get("/api/v1/users/1001/export/").streaming_content))["notifications"] == []
     bad = manager.post(f"/api/v1/users/{2**31}/erase/")
     assert bad.status_code == 400 and bad.json()["status_code"] == 400
 

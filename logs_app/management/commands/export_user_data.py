@@ -1,7 +1,5 @@
 """manage.py export_user_data USER_ID: everything stored about a user, as JSON (a GDPR access request)."""
 
-import json
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -9,7 +7,8 @@ from logs_app.privacy import user_data_export
 
 
 class Command(BaseCommand):
-    help = "Print (or write to --output) a user's preferences, contact points, push devices and notifications as JSON."
+    help = ("Print (or write to --output) a user's preferences, contact points, push devices and notifications as "
+            "one JSON document, written as it is read (memory stays flat however many logs the user has).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("user_id", type=int)
@@ -17,14 +16,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         try:
-            data = user_data_export(user_id=options["user_id"])
+            pieces = user_data_export(user_id=options["user_id"])
         except ValidationError as err:
             raise CommandError("; ".join(err.messages)) from None
-        text = json.dumps(data, indent=2, ensure_ascii=False)
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8") as file:
-                file.write(text + "\n")
-            self.stderr.write(f"Wrote {len(data['notifications'])} notifications of user {data['user_id']} "
-                              f"to {options['output']}.")
+                file.writelines(pieces)
+                file.write("\n")
+            self.stderr.write(f"Wrote the data of user {options['user_id']} to {options['output']}.")
         else:
-            self.stdout.write(text)
+            for piece in pieces:
+                self.stdout.write(piece, ending="")
+            self.stdout.write("")
