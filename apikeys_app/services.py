@@ -19,7 +19,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.dateparse import parse_datetime
 
-from notifications_project.cache import cached
+from kit.cache import cached
 
 from .models import APIKey, Scope
 
@@ -120,7 +120,7 @@ def _raw_and_prefix(authorization: str) -> tuple[str, str | None]:
 
 def api_key_cache_key(authorization: str | None) -> str | None:
     """The cache entry `api_key_from_header` will read for this header (None if it reads none), so
-    that a caller making a Redis round trip anyway can read it ahead (see notifications_project.cache)."""
+    that a caller making a Redis round trip anyway can read it ahead (see kit.cache)."""
     if not authorization or not authorization.startswith(HEADER_PREFIX):
         return None
     prefix = _raw_and_prefix(authorization)[1]

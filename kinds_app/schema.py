@@ -7,7 +7,8 @@ import strawberry_django
 from django.core.exceptions import ValidationError
 from strawberry import UNSET
 
-from templates_app.schema import NotificationTemplate, NotificationType, PaginationInfo, PaginationInput, page_of
+from kit.graphql import PaginationInfo, PaginationInput, page_of
+from templates_app.schema import NotificationTemplate, NotificationType
 
 from . import models, selectors, services
 

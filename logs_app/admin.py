@@ -11,7 +11,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from notifications_project import pagination
+from kit import pagination
 
 from .models import NotificationLog
 from .selectors import log_provider_names, log_search_filter

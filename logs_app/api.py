@@ -12,16 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys_app.models import Scope
-from notifications_project.api import (
-    ApiView,
-    INVALID_INPUT,
-    ErrorSerializer,
-    JSONObjectField,
-    KeysetQuerySerializer,
-    StrictInputSerializer,
-    page_response,
-    paginated,
-)
+from kit.bodies import JSONObjectField, StrictInputSerializer
+from kit.errors import INVALID_INPUT, ErrorSerializer
+from kit.pagination import KeysetQuerySerializer, page_response, paginated
+from kit.views import ApiView
 from preferences_app.models import USER_ID_MAX, is_user_id
 from templates_app.models import NotificationType
 

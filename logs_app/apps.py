@@ -8,4 +8,9 @@ class LogsAppConfig(AppConfig):
     def ready(self) -> None:
         # checks registers the provider check; webhooks connects the tracking receiver; tasks registers the
         # Celery tasks the pipeline publishes by name (run in process when there is no broker).
+        from kit.metrics import scrape_collector_add
+
         from . import checks, tasks, webhooks  # noqa: F401
+        from .metrics import QueueLagCollector
+
+        scrape_collector_add(QueueLagCollector())

@@ -10,10 +10,9 @@ from django.utils import timezone
 from graphql import GraphQLError
 from strawberry import Info
 
-from notifications_project.pagination import DEFAULT_PAGE_SIZE, MAX_OFFSET
-from templates_app.schema import (
-    NotificationTemplate, NotificationType, PaginationInfo, PaginationInput, json_input, json_output,
-)
+from kit.graphql import PaginationInfo, PaginationInput, json_input, json_output
+from kit.pagination import DEFAULT_PAGE_SIZE, MAX_OFFSET
+from templates_app.schema import NotificationTemplate, NotificationType
 
 from . import models, selectors
 from .pipeline.accept import notification_send

@@ -10,9 +10,9 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from kit.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
 from notification_channels import registry
 from notification_channels.base import Channel
-from notifications_project.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
 from templates_app.models import NotificationType
 
 from .models import NotificationLog, NotificationStatus

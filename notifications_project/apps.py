@@ -6,6 +6,6 @@ class NotificationsProjectConfig(AppConfig):
     verbose_name = "Notification service"
 
     def ready(self) -> None:
-        from . import metrics
+        from kit import metrics
 
         metrics.connect_signals()

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery, signals
 
-from .logging import connect_celery_signals
+from kit.logging import connect_celery_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notifications_project.settings")
 
@@ -16,6 +16,6 @@ connect_celery_signals()
 
 @signals.worker_ready.connect
 def _serve_worker_metrics(**kwargs: object) -> None:
-    from .metrics import start_worker_metrics_server
+    from kit.metrics import start_worker_metrics_server
 
     start_worker_metrics_server()

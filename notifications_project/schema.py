@@ -27,11 +27,12 @@ from strawberry.utils.str_converters import to_camel_case
 from apikeys_app.models import APIKey, Scope
 from apikeys_app.services import AuthenticationFailed, api_key_from_header
 from kinds_app import schema as kinds
+from kit.bodies import JSON_TOO_DEEP, body_too_large
+from kit.errors import graphql_error_response, not_found_detail
+from kit.ratelimit import rate_limit_hit
 from logs_app import schema as logs
 from preferences_app import schema as preferences
 from templates_app import schema as templates
-
-from .api import JSON_TOO_DEEP, body_too_large, graphql_error_response, not_found_detail, rate_limit_hit
 
 logger = logging.getLogger(__name__)
 

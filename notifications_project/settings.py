@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
-from notifications_project.logging import logging_config
+from kit.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -82,12 +82,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "notifications_project.middleware.RequestContextMiddleware",  # first: its id is on every later line
-    "notifications_project.middleware.SlashlessPathMiddleware",  # before CORS and limits read the path
+    "kit.middleware.RequestContextMiddleware",  # first: its id is on every later line
+    "kit.middleware.SlashlessPathMiddleware",  # before CORS and limits read the path
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "notifications_project.api.RateLimitMiddleware",
+    "kit.ratelimit.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -215,7 +215,7 @@ AXES_RESET_ON_SUCCESS = True
 # the lockout parameters (no user agent).
 AXES_VERBOSE = False
 # The client is found as for rate limits: X-Forwarded-For counts only from RATELIMIT_TRUSTED_PROXIES.
-AXES_CLIENT_IP_CALLABLE = "notifications_project.api.login_client_ip"
+AXES_CLIENT_IP_CALLABLE = "kit.ratelimit.login_client_ip"
 
 # API keys are looked up in the shared cache for this long; saving or revoking a key clears its entry.
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300)
@@ -326,15 +326,14 @@ GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", True)
 # REST API -----------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
-    # API endpoints subclass notifications_project.api.ApiView (API key, scopes, bounded JSON); a DRF
-    # view that does not is closed by default. (Named here, our own classes would import DRF's views
-    # while DRF's views import these settings.)
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # API endpoints subclass kit.views.ApiView (bounded JSON, one error shape) and take these defaults:
+    # an API key and its scopes. (The classes import no DRF view, since DRF's views read these settings.)
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys_app.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apikeys_app.authentication.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "notifications_project.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "notifications_project.api.ApiAutoSchema",
+    "EXCEPTION_HANDLER": "kit.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "kit.openapi.ApiAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 # Largest JSON body the API reads; larger ones are answered 413 unread.
@@ -363,7 +362,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "notifications_project.api.schema_postprocessing_hook",
+        "kit.openapi.schema_postprocessing_hook",
     ],
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     # Swagger UI's assets are served by us (drf-spectacular-sidecar), not fetched from a CDN.

@@ -3,9 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from kit import metrics
 from logs_app import dashboard, webhooks
 
-from . import health, metrics
+from . import health
 from .schema import graphql_view
 
 admin.site.site_header = "Notification service"
@@ -27,5 +28,5 @@ urlpatterns = [
 ]
 
 # Under /api/ these answer in the API's JSON error shape; elsewhere they are Django's own pages.
-handler404 = "notifications_project.api.not_found"
-handler500 = "notifications_project.api.server_error"
+handler404 = "kit.errors.not_found"
+handler500 = "kit.errors.server_error"

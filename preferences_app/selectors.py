@@ -8,7 +8,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from phonenumber_field.phonenumber import PhoneNumber
 
-from notifications_project.cache import cached
+from kit.cache import cached
 
 from .models import UserPreference
 

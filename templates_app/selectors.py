@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from notifications_project.cache import cached
+from kit.cache import cached
 
 from .models import NotificationTemplate, NotificationType, TemplateVersion
 

@@ -2,8 +2,8 @@
 
 from django.core.cache import cache
 
-import notifications_project.cache
-from notifications_project.cache import cached, prefetched
+import kit.cache
+from kit.cache import cached, prefetched
 
 
 class Recorder:
@@ -23,7 +23,7 @@ class Recorder:
 
 def recording(monkeypatch) -> Recorder:
     recorder = Recorder()
-    monkeypatch.setattr(notifications_project.cache, "cache", recorder)
+    monkeypatch.setattr(kit.cache, "cache", recorder)
     return recorder
 
 
@@ -65,7 +65,7 @@ def test_a_send_reads_its_template_and_preferences_in_one_round_trip(db, monkeyp
 
 
 def test_a_value_read_ahead_answers_once_across_nested_blocks(monkeypatch):
-    from notifications_project.cache import prefetched_values
+    from kit.cache import prefetched_values
 
     cache.set("a", "fresh")
     recorder = recording(monkeypatch)

@@ -15,8 +15,8 @@ from django.db.models import CharField, DateTimeField, ForeignKey, IntegerField,
 from django.utils import timezone
 
 from consent_app.selectors import suppression_reason
-from notifications_project import metrics
-from notifications_project.cache import prefetched
+from kit import metrics
+from kit.cache import prefetched
 from preferences_app.models import UserPreference
 from preferences_app.services import preference_get_or_default
 from templates_app.models import NotificationType

@@ -15,7 +15,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from consent_app.selectors import suppressed_among
-from notifications_project import metrics
+from kit import metrics
 from preferences_app.models import Device, UserPreference, is_user_id
 from templates_app.models import NotificationType
 

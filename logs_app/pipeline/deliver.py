@@ -15,10 +15,10 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from consent_app.services import suppression_after_send_error
+from kit import metrics
+from kit.logging import request_id_bound
 from notification_channels import registry
 from notification_channels.base import ChannelError, InvalidRecipient, PermanentError, TransientError
-from notifications_project import metrics
-from notifications_project.logging import request_id_bound
 from preferences_app.services import device_deactivate
 from templates_app.models import NotificationType
 from templates_app.rendering import RenderedMessage

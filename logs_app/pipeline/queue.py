@@ -12,7 +12,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 
-from notifications_project.logging import get_request_id, request_id_bound
+from kit.logging import get_request_id, request_id_bound
 
 from .publisher import Publisher
 

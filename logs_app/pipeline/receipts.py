@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from notifications_project import metrics
+from kit import metrics
 
 from ..models import NotificationLog, NotificationStatus
 from .claim import CLAIM_COLUMNS

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from kit import pagination
 from logs_app.models import NotificationLog
-from notifications_project import pagination
 from tests import factories
 
 pytestmark = pytest.mark.django_db

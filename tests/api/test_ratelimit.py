@@ -9,8 +9,8 @@ import django_ratelimit.core
 import pytest
 from django.test import RequestFactory
 
-import notifications_project.api
-from notifications_project.api import client_ip
+import kit.ratelimit
+from kit.ratelimit import client_ip
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def clock(monkeypatch):
     real time, but its keys outlive these tests' jumps anyway)."""
     fake = types.SimpleNamespace(now=float(int(time.time())))
     module = types.SimpleNamespace(time=lambda: fake.now)
-    for target in (notifications_project.api, django_ratelimit.core, django.core.cache.backends.base,
+    for target in (kit.ratelimit, django_ratelimit.core, django.core.cache.backends.base,
                    django.core.cache.backends.locmem):
         monkeypatch.setattr(target, "time", module)
     return fake

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from kit import pagination
 from logs_app.selectors import log_provider_names
-from notifications_project import pagination
 from tests.factories import NotificationLogFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from kit.pagination import paginate
 from logs_app.models import NotificationLog
 from logs_app.selectors import log_list
-from notifications_project.pagination import paginate
 from tests.factories import NotificationLogFactory, NotificationTemplateFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from notifications_project.logging import (
+from kit.logging import (
     JsonFormatter,
     RequestIdFilter,
     _bind_task_request_id,

@@ -136,12 +136,12 @@ def test_processes_sharing_a_multiprocess_directory_are_summed(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    count = ("import django; django.setup(); from notifications_project import metrics; "
+    count = ("import django; django.setup(); from kit import metrics; "
              "metrics.notification_failed(channel='sms', provider='twilio')")
     for _ in range(2):
         subprocess.run([sys.executable, "-c", count], cwd=root, env=env, check=True, timeout=60)
     scrape = ("import django; django.setup(); from prometheus_client import generate_latest; "
-              "from notifications_project.metrics import _registry; print(generate_latest(_registry()).decode())")
+              "from kit.metrics import _registry; print(generate_latest(_registry()).decode())")
     text = subprocess.run([sys.executable, "-c", scrape], cwd=root, env=env, check=True, timeout=60,
                           capture_output=True, text=True).stdout
     assert 'notifications_total{channel="sms",provider="twilio",status="failed"} 2.0' in text

@@ -4,19 +4,24 @@ Two ways in. `paginate` counts exactly and slices by offset: for small lists (te
 `paginate_keyset` serves lists that grow without bound (the delivery log): the total is exact up to
 EXACT_TOTAL_CAP and the planner's estimate beyond it, page numbers stop at MAX_OFFSET rows, and every
 page hands out a `next_cursor` that continues from its last row through the index, at the cost of one page.
+At the end, the REST shapes of a page: its query parameters, its envelope and that envelope's schema.
 """
 
 import base64
 import binascii
 import datetime as dt
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Sequence, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.db.models import Q, QuerySet
+from rest_framework import serializers
+from rest_framework.response import Response
 
 T = TypeVar("T")
 
@@ -168,3 +173,53 @@ def paginate_keyset(queryset: QuerySet, *, keys: Sequence[str], page: int = 1, s
     next_cursor = _cursor(page + 1, items[-1], keys) if len(rows) > size else None
     return KeysetPage(items=items, total=total, page=page, size=size, total_is_estimate=estimated,
                       next_cursor=next_cursor)
+
+
+# REST ------------------------------------------------------------------------------------------
+
+class PageQuerySerializer(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=2**31 - 1, default=1, help_text="Page number, from 1.")
+    size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE,
+                                    help_text=f"Items per page, at most {MAX_PAGE_SIZE}.")
+
+
+class KeysetQuerySerializer(PageQuerySerializer):
+    """Page parameters of a list that also reads by cursor (one that grows without bound)."""
+
+    page = serializers.IntegerField(
+        min_value=1, max_value=2**31 - 1, default=1,
+        help_text=f"Page number, from 1; pages starting past row {MAX_OFFSET} are refused (400): use `cursor`.")
+    cursor = serializers.CharField(required=False, max_length=500, help_text=(
+        "The `next_cursor` of the previous page: continues after its last item at the cost of one page, "
+        "however deep. Overrides `page`."))
+
+
+def page_response(page: Page, output: type[serializers.Serializer] | Callable[[Any], dict[str, Any]]) -> Response:
+    """A page in the list envelope; `output` is the items' serializer, or a function giving an item's data."""
+    items = output(page.items, many=True).data if isinstance(output, type) else [output(item) for item in page.items]
+    body = {"items": items, "total": page.total, "page": page.page, "size": page.size, "pages": page.pages}
+    if isinstance(page, KeysetPage):
+        body.update(total_is_estimate=page.total_is_estimate, next_cursor=page.next_cursor)
+    return Response(body)
+
+
+@functools.cache
+def paginated(output: type[serializers.Serializer], keyset: bool = False) -> type[serializers.Serializer]:
+    """The schema of a page of `output` items: the envelope every list answers with (`keyset`: with
+    the estimate flag and the next cursor)."""
+    name = output.__name__.removesuffix("Serializer")
+    fields = {
+        "items": output(many=True),
+        "total": serializers.IntegerField(help_text="Items across all pages."),
+        "page": serializers.IntegerField(),
+        "size": serializers.IntegerField(),
+        "pages": serializers.IntegerField(help_text="Number of pages; 0 when there are no items."),
+    }
+    if keyset:
+        fields["total"] = serializers.IntegerField(
+            help_text=f"Items across all pages: exact up to {EXACT_TOTAL_CAP}, estimated beyond.")
+        fields["total_is_estimate"] = serializers.BooleanField(
+            help_text=f"True when `total` (and `pages`) is the database's estimate: past {EXACT_TOTAL_CAP} items.")
+        fields["next_cursor"] = serializers.CharField(
+            allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page.")
+    return type(f"Paginated{name}{'Keyset' if keyset else ''}Serializer", (serializers.Serializer,), fields)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
@@ -85,18 +85,14 @@ def connect_signals() -> None:
     provider_failed_over.connect(_count_failover, dispatch_uid="metrics.failover")
 
 
-class QueueLagCollector(Collector):
-    """The backlog, read at scrape time with one query on the partial index of pending logs."""
+# Collectors read at scrape time (the delivery backlog); an app adds its own from its AppConfig.ready.
+_scrape_collectors: list[Collector] = []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from logs_app.selectors import log_backlog
 
-        backlog = log_backlog()
-        yield GaugeMetricFamily("notification_queue_due", "Pending notifications whose time has come.",
-                                value=backlog.due)
-        yield GaugeMetricFamily("notification_queue_lag_seconds",
-                                "Age of the oldest pending notification that is due (0 when none).",
-                                value=backlog.oldest_due_age_seconds)
+def scrape_collector_add(collector: Collector) -> None:
+    """Have the metrics view also yield what `collector` reads at each scrape."""
+    if not any(type(known) is type(collector) for known in _scrape_collectors):
+        _scrape_collectors.append(collector)
 
 
 def _registry() -> CollectorRegistry:
@@ -135,7 +131,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text format; 404 unless the bearer token matches METRICS_TOKEN (or DEBUG without one)."""
     if not _authorised(request):
         raise Http404("Not found.")  # a scraper without the token learns nothing, not even that it exists
-    return HttpResponse(generate_latest(_Scrape(_registry(), QueueLagCollector())), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(_Scrape(_registry(), *_scrape_collectors)), content_type=CONTENT_TYPE_LATEST)
 
 
 def start_worker_metrics_server(**kwargs: object) -> None:

@@ -1,0 +1,53 @@
+"""What every app's GraphQL schema shares: the page input and page info of lists, and JSON carried as strings."""
+
+import json
+from typing import Any
+
+import strawberry
+from django.core.exceptions import ValidationError
+
+from .pagination import DEFAULT_PAGE_SIZE, EXACT_TOTAL_CAP, Page, paginate
+
+
+@strawberry.input(description="Which page of a list to return (page from 1, size from 1 to 100).")
+class PaginationInput:
+    page: int | None = 1
+    size: int | None = DEFAULT_PAGE_SIZE
+
+
+@strawberry.type(description="Where a page sits in the whole list.")
+class PaginationInfo:
+    total: int
+    page: int
+    size: int
+    pages: int
+    total_is_estimate: bool = strawberry.field(
+        description=f"True when total (and pages) is the database's estimate: lists past {EXACT_TOTAL_CAP} items.")
+
+    @classmethod
+    def from_page(cls, page: Page) -> "PaginationInfo":
+        return cls(total=page.total, page=page.page, size=page.size, pages=page.pages,
+                   total_is_estimate=page.total_is_estimate)
+
+
+def page_of(queryset: Any, pagination: PaginationInput | None) -> Page:
+    """One page of `queryset`; an omitted page or size takes the default. Raises ValidationError."""
+    pagination = pagination or PaginationInput()
+    return paginate(queryset, page=1 if pagination.page is None else pagination.page,
+                    size=DEFAULT_PAGE_SIZE if pagination.size is None else pagination.size)
+
+
+def json_input(field: str, text: str | None) -> Any:
+    """The value of a JSON-string argument; None stays None. Raises ValidationError naming `field`."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValidationError(
+            {field: f"Not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}."}
+        ) from None
+
+
+def json_output(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)

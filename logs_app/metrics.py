@@ -1,0 +1,20 @@
+"""The delivery backlog as Prometheus gauges, read at scrape time (kit.metrics yields them)."""
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from .selectors import log_backlog
+
+
+class QueueLagCollector(Collector):
+    """The backlog, read at scrape time with one query on the partial index of pending logs."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        backlog = log_backlog()
+        yield GaugeMetricFamily("notification_queue_due", "Pending notifications whose time has come.",
+                                value=backlog.due)
+        yield GaugeMetricFamily("notification_queue_lag_seconds",
+                                "Age of the oldest pending notification that is due (0 when none).",
+                                value=backlog.oldest_due_age_seconds)
