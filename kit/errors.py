@@ -101,7 +101,8 @@ def _error_answer(exc: Exception) -> Response | None:
     errors: dict[str, list[str]] | None = None
     if isinstance(exc, DjangoValidationError):
         errors = _django_validation_errors(exc)
-        code = status.HTTP_400_BAD_REQUEST
+        # An app may mark a refusal as another 4xx (a repeated idempotency key with another body: 422).
+        code = getattr(exc, "http_status", status.HTTP_400_BAD_REQUEST)
     elif isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         code = status.HTTP_400_BAD_REQUEST

@@ -49,6 +49,7 @@ class LogOutputSerializer(serializers.Serializer):
     notification_metadata = serializers.JSONField(allow_null=True)
     idempotency_key = serializers.CharField(allow_null=True)
     batch_id = serializers.UUIDField(allow_null=True)
+    trigger_id = serializers.UUIDField(allow_null=True, help_text="The trigger of a kind it came from.")
     scheduled_for = serializers.DateTimeField(allow_null=True, help_text="Not delivered before this moment.")
     sent_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
@@ -81,6 +82,7 @@ def log_data(log: NotificationLog) -> dict[str, Any]:
         "error_message": log.error_message, "notification_metadata": log.notification_metadata,
         "idempotency_key": log.idempotency_key,
         "batch_id": None if log.batch_id is None else _UUID.to_representation(log.batch_id),
+        "trigger_id": None if log.trigger_id is None else _UUID.to_representation(log.trigger_id),
         "scheduled_for": _moment(log.scheduled_for, zone), "sent_at": _moment(log.sent_at, zone),
         "delivered_at": _moment(log.delivered_at, zone), "created_at": _moment(log.created_at, zone),
         "updated_at": _moment(log.updated_at, zone),
@@ -91,6 +93,7 @@ class LogListQuerySerializer(KeysetQuerySerializer):
     user_id = serializers.IntegerField(min_value=1, max_value=USER_ID_MAX, required=False)
     status = serializers.ChoiceField(choices=NotificationStatus.choices, required=False)
     type = serializers.ChoiceField(choices=NotificationType.choices, required=False)
+    trigger_id = serializers.UUIDField(required=False, help_text="Only the logs of this trigger.")
     created_after = serializers.DateTimeField(required=False, help_text="Inclusive, ISO 8601.")
     created_before = serializers.DateTimeField(required=False, help_text="Exclusive, ISO 8601.")
 
@@ -143,12 +146,12 @@ class BulkSendOutputSerializer(serializers.Serializer):
     failed = serializers.IntegerField(help_text="Users with no address on file for the channel.")
 
 
-def _client(request: Request) -> str:
+def api_client(request: Request) -> str:
     """The key's public prefix names the caller in the log, and scopes its idempotency keys."""
     return request.auth.prefix
 
 
-def _idempotency_key(request: Request) -> str | None:
+def idempotency_key_header(request: Request) -> str | None:
     """The Idempotency-Key header, checked by the services' rule. Raises ValidationError under the header's name."""
     key = request.headers.get("Idempotency-Key")
     problem = idempotency_key_problem(key) if key is not None else None
@@ -182,8 +185,8 @@ class NotificationListCreateApi(ApiView):
                    200: OpenApiResponse(LogOutputSerializer, description="A repeated Idempotency-Key: the first log."),
                    **INVALID_INPUT})
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
-        log, created = notification_send(**self.body(SendInputSerializer, request), client=_client(request),
+        key = idempotency_key_header(request)
+        log, created = notification_send(**self.body(SendInputSerializer, request), client=api_client(request),
                                                   idempotency_key=key)
         return Response(log_data(log), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
@@ -202,9 +205,9 @@ class NotificationBulkApi(ApiView):
                    **INVALID_INPUT},
         description="One template to many users; each user's preferences apply.")
     def post(self, request: Request) -> Response:
-        key = _idempotency_key(request)
+        key = idempotency_key_header(request)
         result, created = notification_send_bulk(**self.body(BulkSendInputSerializer, request),
-                                                           client=_client(request), idempotency_key=key)
+                                                           client=api_client(request), idempotency_key=key)
         return Response(BulkSendOutputSerializer(result).data,
                         status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 

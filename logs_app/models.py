@@ -1,5 +1,7 @@
 """The delivery log: one row per notification, from acceptance to its final state."""
 
+import uuid
+
 from django.db import models
 
 from templates_app.models import NotificationTemplate, NotificationType
@@ -64,6 +66,7 @@ class NotificationLog(models.Model):
     lease_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="A worker is delivering it until then; after that it may be claimed again.")
     batch_id = models.UUIDField(null=True, blank=True, help_text="The bulk send it belongs to.")
+    trigger_id = models.UUIDField(null=True, blank=True, help_text="The trigger of a kind it belongs to.")
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,6 +91,8 @@ class NotificationLog(models.Model):
             Index(fields=["recipient"], name="ix_notification_logs_recipient"),
             models.Index(fields=["batch_id"], name="ix_notification_logs_batch",
                          condition=models.Q(batch_id__isnull=False)),
+            models.Index(fields=["trigger_id", "user_id"], name="ix_notification_logs_trigger",
+                         condition=models.Q(trigger_id__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(type__in=NotificationType.values),
@@ -123,3 +128,40 @@ class BulkSend(models.Model):
 
     def __str__(self) -> str:
         return f"Bulk send {self.batch_id}"
+
+
+class Trigger(models.Model):
+    """One trigger of a kind for its recipients: each recipient's logs (one per channel) carry its id."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.ForeignKey("kinds_app.NotificationKind", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="triggers")
+    kind_key = models.CharField(max_length=100, help_text="The kind's key when triggered (kept if it is deleted).")
+    client = models.CharField(max_length=64, blank=True, default="")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True, default="",
+                                    help_text="A digest of the request: a repeated key must come with the same one.")
+    cancellation_key = models.CharField(max_length=255, null=True, blank=True)
+    priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    send_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    suppressed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "notification_triggers"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "idempotency_key"], name="notification_triggers_key_unique",
+                                    condition=models.Q(idempotency_key__isnull=False)),
+        ]
+        indexes = [
+            models.Index(fields=["client", "cancellation_key"], name="ix_triggers_cancellation",
+                         condition=models.Q(cancellation_key__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trigger {self.id} of {self.kind_key}"

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,8 @@ LIST_ORDER = ("-created_at", "-id")
 
 def log_list(*, user_id: int | None = None, status: str | None = None, type: str | None = None,
              created_after: dt.datetime | None = None, created_before: dt.datetime | None = None,
-             ) -> QuerySet[NotificationLog]:
-    """Logs, newest first, filtered by any of user, status, type and creation time (after <= t < before).
+             trigger_id: uuid.UUID | str | None = None) -> QuerySet[NotificationLog]:
+    """Logs, newest first, filtered by any of user, status, type, trigger and creation time (after <= t < before).
 
     Raises ValidationError for an unknown status or type.
     """
@@ -42,6 +43,8 @@ def log_list(*, user_id: int | None = None, status: str | None = None, type: str
         queryset = queryset.filter(status=status)
     if type:
         queryset = queryset.filter(type=type)
+    if trigger_id:
+        queryset = queryset.filter(trigger_id=trigger_id)
     if created_after:
         queryset = queryset.filter(created_at__gte=created_after)
     if created_before:

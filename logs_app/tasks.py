@@ -8,8 +8,9 @@ from notification_channels import registry
 
 from .pipeline.bulk import bulk_send_enqueue
 from .pipeline.deliver import logs_deliver
-from .pipeline.queue import BULK_SEND_ENQUEUE_TASK, DELIVER_TASK, SWEEP_TASK
+from .pipeline.queue import BULK_SEND_ENQUEUE_TASK, DELIVER_TASK, SWEEP_TASK, TRIGGER_ENQUEUE_TASK
 from .pipeline.sweep import logs_sweep_due
+from .pipeline.trigger import trigger_enqueue
 
 
 @shared_task(name=DELIVER_TASK, ignore_result=True, bind=True)
@@ -26,6 +27,12 @@ def deliver_logs(self, log_ids: list[int]) -> dict[str, int]:
 def enqueue_batch(batch_id: str) -> None:
     """Queue the delivery tasks of a committed bulk send (its pending, unscheduled logs)."""
     bulk_send_enqueue(batch_id=batch_id)
+
+
+@shared_task(name=TRIGGER_ENQUEUE_TASK, ignore_result=True)
+def enqueue_trigger(trigger_id: str) -> None:
+    """Queue the delivery tasks of a committed trigger (its pending, unscheduled logs)."""
+    trigger_enqueue(trigger_id=trigger_id)
 
 
 @shared_task(name=SWEEP_TASK, ignore_result=True)

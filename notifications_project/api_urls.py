@@ -12,6 +12,7 @@ from logs_app.api import (
     UserEraseApi,
     UserExportApi,
 )
+from logs_app.trigger_api import TriggerCreateApi
 from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, NotificationSettingsApi, PreferenceDetailApi
 from templates_app.api import TemplateDetailApi, TemplateListCreateApi, TemplateVersionListApi
 
@@ -30,6 +31,7 @@ v1 = [
     path("notifications/", NotificationListCreateApi.as_view(), name="notifications"),
     path("notifications/bulk/", NotificationBulkApi.as_view(), name="notifications-bulk"),
     path("notifications/<id:log_id>/", NotificationDetailApi.as_view(), name="notification"),
+    path("triggers/", TriggerCreateApi.as_view(), name="triggers"),
     path("preferences/<user_id:user_id>/", PreferenceDetailApi.as_view(), name="preference"),
     path("preferences/<user_id:user_id>/settings/", NotificationSettingsApi.as_view(), name="notification-settings"),
     path("preferences/<user_id:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),

@@ -31,6 +31,7 @@ from kit.bodies import JSON_TOO_DEEP, body_too_large
 from kit.errors import graphql_error_response, not_found_detail
 from kit.ratelimit import rate_limit_hit
 from logs_app import schema as logs
+from logs_app import trigger_schema as triggers
 from preferences_app import schema as preferences
 from templates_app import schema as templates
 
@@ -118,6 +119,7 @@ class Query:
 @strawberry.type
 class Mutation:
     send_notification = _mutation(logs.send_notification, Scope.SEND, WithinRateLimit(Scope.SEND))
+    trigger_notification = _mutation(triggers.trigger_notification, Scope.SEND, WithinRateLimit(Scope.SEND))
     create_notification_template = _mutation(templates.create_notification_template, Scope.MANAGE)
     update_notification_template = _mutation(templates.update_notification_template, Scope.MANAGE)
     delete_notification_template = _mutation(templates.delete_notification_template, Scope.MANAGE)

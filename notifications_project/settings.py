@@ -399,6 +399,7 @@ RATELIMIT_RATES = {
 # (path prefix, methods or () for any, group): the first match decides a request's group.
 RATELIMIT_PATH_GROUPS = [
     ("/api/v1/notifications/", ("POST",), "send"),
+    ("/api/v1/triggers/", ("POST", "DELETE"), "send"),
     ("/api/", ("GET", "HEAD", "OPTIONS"), "read"),
     ("/api/", (), "manage"),
     ("/graphql", ("GET", "HEAD", "OPTIONS"), "read"),

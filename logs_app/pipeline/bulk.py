@@ -22,8 +22,8 @@ from templates_app.models import NotificationType
 from ..models import BulkSend, NotificationLog, NotificationStatus, Priority
 from .events import LogChange, logs_changed_listened, logs_changed_send
 from .queue import BULK_SEND_ENQUEUE_TASK, chunks, logs_enqueue, task_publish
-from .request import (SUPPRESSED, SendRequest, delivery_validate, idempotency_key_earlier, send_request_check,
-                      send_schedule)
+from .request import (SUPPRESSED, SendRequest, idempotency_key_earlier, send_request_check, send_schedule,
+                      text_validate_once)
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class BulkSendResult:
 BULK_CHUNK = 2000
 
 
-def _each_once(user_ids: list[int]) -> Iterator[int]:
+def each_once(user_ids: list[int]) -> Iterator[int]:
     """The ids in ascending order, each once: a sorted copy costs a fifth of the memory of a set or a
     dict of 100,000 ids (and the logs come out in user order, which their indexes like)."""
     previous = None
@@ -74,12 +74,7 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
         raise ValidationError({"user_ids": f"Not valid user ids: {', '.join(map(str, bad[:5]))}."})
     request = send_request_check(template_name=template_name, context=context, channel=channel, send_at=send_at,
                                  priority=priority, client=client)
-    if request.channel == NotificationType.PUSH:
-        delivery_validate(channel="push", recipient="", targets=[], rendered=request.rendered)
-    else:
-        # The text is the same for everyone: check its length once against a valid address.
-        probe = "probe@example.com" if request.channel == NotificationType.EMAIL else "+14155550100"
-        delivery_validate(channel=request.channel, recipient=probe, targets=[], rendered=request.rendered)
+    text_validate_once(request)  # the text is the same for everyone
 
     batch_id = uuid.uuid4()
     now = timezone.now()
@@ -127,7 +122,7 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
     fields = ("user_id", f"{kind}_enabled", "email", "phone", "quiet_hours_start", "quiet_hours_end", "timezone")
     stored = UserPreference.objects.annotate(phone=Cast("phone_number", output_field=CharField()))
     listened = logs_changed_listened()
-    for chunk in chunks(_each_once(user_ids), BULK_CHUNK):
+    for chunk in chunks(each_once(user_ids), BULK_CHUNK):
         # Plain tuples, not model instances: a chunk at a time, so memory stays flat whatever the count.
         preferences = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
         with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
@@ -154,26 +149,26 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
                 queued_at = now if scheduled_for is None else None
             counts[status] += 1
             rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now))
-        _insert_logs(rows)
+        insert_logs(rows)
         if listened:
             logs_changed_send(changes=_bulk_changes(rows, batch_id=batch_id))
 
 
-# The columns `_insert_logs` writes, in the order of the bulk send's rows; the others stay NULL.
+# The columns `insert_logs` writes by default, in the order of the bulk send's rows; the others stay NULL.
 BULK_COLUMNS = ("user_id", "template_id", "template_name", "template_version", "type", "status", "priority",
                 "subject", "body", "html_body", "provider", "provider_message_id", "attempts", "recipient",
                 "error_message", "client", "batch_id", "scheduled_for", "queued_at", "created_at", "updated_at")
 
 
-def _insert_logs(rows: list[tuple]) -> None:
-    """Insert log rows (BULK_COLUMNS) in the current transaction: PostgreSQL's COPY, else bulk_create."""
+def insert_logs(rows: list[tuple], columns: tuple[str, ...] = BULK_COLUMNS) -> None:
+    """Insert log rows (values of `columns`) in the current transaction: PostgreSQL's COPY, else bulk_create."""
     if connection.vendor == "postgresql":
-        table, columns = NotificationLog._meta.db_table, ", ".join(BULK_COLUMNS)
-        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        table = NotificationLog._meta.db_table
+        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     else:
-        NotificationLog.objects.bulk_create([NotificationLog(**dict(zip(BULK_COLUMNS, row))) for row in rows],
+        NotificationLog.objects.bulk_create([NotificationLog(**dict(zip(columns, row))) for row in rows],
                                             batch_size=500)
 
 

@@ -10,7 +10,7 @@ through `transaction.on_commit` or a row a worker picks up.
 It is sent for every status a log is written with:
 
 - accepted: a new log, `pending` or `suppressed` (old_status ''), one signal per single send and one
-  per bulk chunk (a bulk send's logs with no address on file are born `failed`);
+  per bulk or trigger chunk (their logs with no address on file are born `failed`);
 - delivered by a worker: `sent` (one signal per group of sends written together) or `failed`;
 - receipts from providers: `delivered`, `bounced`, `failed`;
 - a pending log cancelled (`suppressed`) when its user's data is erased.

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "logs_app.tasks.deliver_logs"
 BULK_SEND_ENQUEUE_TASK = "logs_app.tasks.enqueue_batch"
+TRIGGER_ENQUEUE_TASK = "logs_app.tasks.enqueue_trigger"
 SWEEP_TASK = "logs_app.tasks.sweep_due"
 
 

@@ -99,6 +99,16 @@ def delivery_validate(*, channel: str, recipient: str, targets: list[tuple[str, 
             raise ValidationError({"message": err.message}) from err
 
 
+def text_validate_once(request: SendRequest) -> None:
+    """Channel checks of a text that is the same for every recipient (SMS length, push size), made once
+    against a valid address, as a 400."""
+    if request.channel == NotificationType.PUSH:
+        delivery_validate(channel="push", recipient="", targets=[], rendered=request.rendered)
+    else:
+        probe = "probe@example.com" if request.channel == NotificationType.EMAIL else "+14155550100"
+        delivery_validate(channel=request.channel, recipient=probe, targets=[], rendered=request.rendered)
+
+
 def send_schedule(*, preference: UserPreference, request: SendRequest, now: dt.datetime) -> dt.datetime | None:
     """When delivery may start: send_at, pushed to the end of quiet hours unless urgent."""
     due = request.send_at if request.send_at and request.send_at > now else None
@@ -116,6 +126,12 @@ def send_cache_keys(*, template_name: Any, user_id: Any) -> list[str]:
     """The shared-cache entries a send reads: its template's and its user's preferences'."""
     keys = [template_cache_key(template_name)] if isinstance(template_name, str) and template_name else []
     return keys + [preference_cache_key(user_id)] if is_user_id(user_id) else keys
+
+
+class RepeatWithOtherRequest(ValidationError):
+    """An idempotency key used again, within its window, with a different request: refused with 422."""
+
+    http_status = 422
 
 
 def idempotency_key_problem(key: Any) -> str | None:

@@ -1,0 +1,52 @@
+"""manage.py trigger: trigger a kind for users and print each one's outcome per channel."""
+
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from kinds_app.models import NotificationKind
+from kinds_app.services import kind_example_context
+from logs_app.models import NotificationLog
+from logs_app.pipeline.trigger import notification_trigger
+
+
+class Command(BaseCommand):
+    help = ("Trigger a kind for one or more users and print, per user and channel, what happened. Without "
+            "--context the example values of the kind's templates are used.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", help="The kind's key, such as order_shipped.")
+        parser.add_argument("--user-id", dest="user_ids", type=int, action="append", required=True,
+                            help="A recipient; repeat for more.")
+        parser.add_argument("--context", help='JSON object, e.g. \'{"first_name": "Ada"}\'.')
+        parser.add_argument("--urgent", action="store_true", help="Ignore the users' quiet hours.")
+        parser.add_argument("--cancellation-key", help="Names the trigger for cancellation.")
+
+    def handle(self, *args, kind, user_ids, context, urgent, cancellation_key, **options):
+        if context is None:
+            found = NotificationKind.objects.filter(key=kind).first()
+            context = kind_example_context(found) if found else {}
+        else:
+            try:
+                context = json.loads(context)
+            except json.JSONDecodeError as err:
+                raise CommandError(f"--context is not valid JSON: {err.msg} at column {err.colno}.")
+        try:
+            result, _ = notification_trigger(kind=kind, user_ids=user_ids, context=context, client="manage.py",
+                                             priority="urgent" if urgent else "normal",
+                                             cancellation_key=cancellation_key)
+        except ValidationError as err:
+            raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()))
+        trigger = result.trigger
+        self.stdout.write(f"Trigger {trigger.id}: {trigger.kind_key} for {trigger.recipients} user(s)")
+        # Read again: with tasks in process, delivery has run by now.
+        logs = NotificationLog.objects.filter(trigger_id=trigger.id).order_by("user_id", "type")
+        for log in logs.only("id", "user_id", "type", "status", "error_message", "scheduled_for"):
+            line = f"  user {log.user_id} {log.type}: {log.status} (log #{log.pk})"
+            if log.error_message:
+                line += f" - {log.error_message}"
+            elif log.status == "pending" and log.scheduled_for:
+                line += f" - deferred until {log.scheduled_for.isoformat()}"
+            self.stdout.write(line)
+        self.stdout.write(f"Accepted {trigger.accepted}, suppressed {trigger.suppressed}, failed {trigger.failed}")

@@ -1,0 +1,251 @@
+"""Triggering a kind: for each recipient, one log per channel the kind has and the user allows, all
+carrying the trigger's id; written a chunk of recipients at a time (COPY), queued by a task.
+
+Each channel's template is rendered once for every recipient (one context). Preferences decide per
+recipient and channel (preferences_app.categories: kind, category, channel switch, category default;
+a critical kind ignores opt-outs); a channel they rule out gives a `suppressed` log naming the rule.
+Quiet hours defer delivery unless the trigger is urgent, critical or not.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import CharField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from kinds_app.models import NotificationKind
+from kinds_app.selectors import kind_get
+from kit import metrics
+from preferences_app.categories import channel_decision, choices_for_users
+from preferences_app.models import Device, UserPreference, is_user_id
+from templates_app.models import NotificationType
+
+from ..models import NotificationLog, NotificationStatus, Priority, Trigger
+from .bulk import BULK_COLUMNS, each_once, insert_logs
+from .events import LogChange, logs_changed_listened, logs_changed_send
+from .queue import TRIGGER_ENQUEUE_TASK, chunks, logs_enqueue, task_publish
+from .request import (RepeatWithOtherRequest, SendRequest, idempotency_key_problem, send_request_check,
+                      send_schedule, text_validate_once)
+
+logger = logging.getLogger(__name__)
+
+TRIGGER_CHUNK = 1000
+# Up to this many recipients, a trigger's answer lists each one's outcome per channel; past it, counts only.
+OUTCOMES_MAX = 1000
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
+TRIGGER_COLUMNS = (*BULK_COLUMNS, "trigger_id")
+
+
+@dataclass(frozen=True)
+class ChannelOutcome:
+    channel: str
+    status: str
+    reason: str | None
+    log_id: int
+
+
+@dataclass(frozen=True)
+class TriggerResult:
+    trigger: Trigger
+    outcomes: dict[int, list[ChannelOutcome]] | None  # user id -> one per channel; None past OUTCOMES_MAX
+
+
+def _key_problem(field: str, key: Any) -> None:
+    if key is not None and (problem := idempotency_key_problem(key)):
+        raise ValidationError({field: problem})
+
+
+def _request_digest(**request: Any) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _earlier(*, client: str, idempotency_key: str | None, digest: str, now: dt.datetime) -> Trigger | None:
+    """The trigger this client's key already made within the window; a stale one gives its key up.
+    Raises RepeatWithOtherRequest when the key came with another request."""
+    if idempotency_key is None:
+        return None
+    earlier = Trigger.objects.filter(client=client, idempotency_key=idempotency_key).first()
+    if earlier is None:
+        return None
+    if earlier.created_at < now - IDEMPOTENCY_WINDOW:
+        Trigger.objects.filter(pk=earlier.pk).update(idempotency_key=None)
+        return None
+    if earlier.request_hash != digest:
+        raise RepeatWithOtherRequest({"idempotency_key": (
+            f"Was used at {earlier.created_at.isoformat()} for another request; use a new key for this one.")})
+    return earlier
+
+
+def notification_trigger(*, kind: str, user_ids: list[int], context: dict | None = None, client: str = "",
+                         idempotency_key: str | None = None, send_at: dt.datetime | None = None,
+                         priority: str = Priority.NORMAL, cancellation_key: str | None = None,
+                         ) -> tuple[TriggerResult, bool]:
+    """Trigger `kind` for the users: each gets one log per channel of the kind, linked by the trigger.
+
+    Returns (result, created). The same idempotency key from this client within 24 hours returns the
+    first trigger (created=False) when the request is the same, and raises RepeatWithOtherRequest
+    (422) when it is not. Raises ValidationError naming the field: kind, user_ids, context (a missing
+    variable, too large), send_at, priority, idempotency_key, cancellation_key, message (too long for
+    SMS, too large for push).
+    """
+    _key_problem("idempotency_key", idempotency_key)
+    _key_problem("cancellation_key", cancellation_key)
+    now = timezone.now()
+    digest = _request_digest(kind=kind, user_ids=sorted(set(user_ids)) if isinstance(user_ids, list) else user_ids,
+                             context=context, send_at=send_at, priority=priority, cancellation_key=cancellation_key)
+    earlier = _earlier(client=client, idempotency_key=idempotency_key, digest=digest, now=now)
+    if earlier:
+        return trigger_result(earlier), False
+    if not isinstance(user_ids, list) or not user_ids:
+        raise ValidationError({"user_ids": "Must be a non-empty list of user ids."})
+    if len(user_ids) > settings.NOTIFICATION_BULK_MAX_USERS:
+        raise ValidationError({"user_ids": f"At most {settings.NOTIFICATION_BULK_MAX_USERS} users per call."})
+    bad = [u for u in user_ids if not is_user_id(u)]
+    if bad:
+        raise ValidationError({"user_ids": f"Not valid user ids: {', '.join(map(str, bad[:5]))}."})
+    try:
+        found = kind_get(key=kind) if isinstance(kind, str) else None
+    except NotificationKind.DoesNotExist:
+        found = None
+    if found is None:
+        raise ValidationError({"kind": f"No kind with the key {kind!r}."})
+    links = list(found.channel_templates.all())
+    if not links:
+        raise ValidationError({"kind": f"The kind {found.key!r} has no channel templates."})
+    requests = []
+    for link in links:
+        request = send_request_check(template_name=link.template.name, context=context, channel=link.channel,
+                                     send_at=send_at, priority=priority, client=client)
+        text_validate_once(request)
+        requests.append(request)
+
+    trigger = Trigger(kind=found, kind_key=found.key, client=client, idempotency_key=idempotency_key,
+                      request_hash=digest, cancellation_key=cancellation_key, priority=priority, send_at=send_at)
+    try:
+        with transaction.atomic():
+            trigger.save()
+            _write_logs(trigger, found, requests, user_ids, now=now)
+            trigger.save(update_fields=["recipients", "accepted", "suppressed", "failed"])
+            transaction.on_commit(lambda: _enqueue_later(trigger.id))
+    except IntegrityError:
+        # The same key arrived twice at once: the other request's trigger stands, and this one wrote nothing.
+        earlier = _earlier(client=client, idempotency_key=idempotency_key, digest=digest, now=now)
+        if earlier is None:
+            raise
+        return trigger_result(earlier), False
+    logger.info("trigger accepted", extra={"trigger_id": str(trigger.id), "kind": found.key,
+                                            "users": trigger.recipients, "accepted": trigger.accepted,
+                                            "suppressed": trigger.suppressed, "failed": trigger.failed})
+    return trigger_result(trigger), True
+
+
+def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendRequest], user_ids: list[int], *,
+                now: dt.datetime) -> None:
+    """One log per user (each once) and channel, a chunk of users at a time; counts into the trigger."""
+    counts = {channel: dict.fromkeys(NotificationStatus.values, 0) for channel in (r.channel for r in requests)}
+    fields = ("user_id", "email_enabled", "sms_enabled", "push_enabled", "email", "phone", "quiet_hours_start",
+              "quiet_hours_end", "timezone")
+    stored = UserPreference.objects.annotate(phone=Cast("phone_number", output_field=CharField()))
+    listened = logs_changed_listened()
+    has_push = any(request.channel == NotificationType.PUSH for request in requests)
+    for chunk in chunks(each_once(user_ids), TRIGGER_CHUNK):
+        rows_found = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
+        choices = choices_for_users(user_ids=chunk, kind=kind)
+        with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
+                           .values_list("preference__user_id", flat=True)) if has_push else set()
+        rows = []
+        for user_id in chunk:
+            row = rows_found.get(user_id)
+            preference = UserPreference(user_id=user_id) if row is None else UserPreference(
+                user_id=user_id, email_enabled=row[1], sms_enabled=row[2], push_enabled=row[3], email=row[4],
+                quiet_hours_start=row[6], quiet_hours_end=row[7], timezone=row[8])
+            phone = (row[5] or "") if row else ""
+            for request in requests:
+                rows.append(_log_row(trigger, kind, request, preference, phone=phone, now=now,
+                                     choices=choices.get(user_id, {}), has_device=user_id in with_devices,
+                                     counts=counts[request.channel]))
+            trigger.recipients += 1
+        insert_logs(rows, TRIGGER_COLUMNS)
+        if listened:
+            logs_changed_send(changes=_trigger_changes(rows, trigger_id=trigger.id))
+    for channel, by_status in counts.items():
+        metrics.notifications_accepted(channel=channel, counts=by_status)
+        trigger.accepted += by_status[NotificationStatus.PENDING]
+        trigger.suppressed += by_status[NotificationStatus.SUPPRESSED]
+        trigger.failed += by_status[NotificationStatus.FAILED]
+
+
+def _log_row(trigger: Trigger, kind: NotificationKind, request: SendRequest, preference: UserPreference, *,
+             phone: str, now: dt.datetime, choices: dict, has_device: bool, counts: dict[str, int]) -> tuple:
+    channel, template, rendered = request.channel, request.template, request.rendered
+    recipient = preference.email if channel == NotificationType.EMAIL else phone if channel == NotificationType.SMS else ""
+    scheduled_for = queued_at = error = None
+    decision = channel_decision(preference=preference, kind=kind, channel=channel, choices=choices)
+    if not decision.allowed:
+        status, error = NotificationStatus.SUPPRESSED, f"Suppressed: {decision.rule}"
+    elif not recipient and not has_device:
+        status, error = NotificationStatus.FAILED, f"No {channel} address on file for user {preference.user_id}."
+    else:
+        status = NotificationStatus.PENDING
+        scheduled_for = send_schedule(preference=preference, request=request, now=now)
+        queued_at = now if scheduled_for is None else None
+    counts[status] += 1
+    html_body = rendered.html_body if channel == NotificationType.EMAIL else ""
+    return (preference.user_id, template.pk, template.name, template.version, channel, status, request.priority,
+            rendered.subject, rendered.body, html_body, "", "", 0, recipient, error, trigger.client, None,
+            scheduled_for, queued_at, now, now, trigger.id)
+
+
+_INDEX = {column: index for index, column in enumerate(TRIGGER_COLUMNS)}
+
+
+def _trigger_changes(rows: list[tuple], *, trigger_id: uuid.UUID) -> list[LogChange]:
+    """The changes a chunk of trigger rows made; COPY gives no ids back, so they are read by (trigger, user,
+    channel). Only done when a receiver listens."""
+    user, kind, status, error, name, at = (_INDEX[c] for c in ("user_id", "type", "status", "error_message",
+                                                                "template_name", "updated_at"))
+    ids = {(u, c): i for i, u, c in NotificationLog.objects.filter(
+        trigger_id=trigger_id, user_id__in={row[user] for row in rows}).values_list("id", "user_id", "type")}
+    return [LogChange(log_id=ids[(row[user], row[kind])], user_id=row[user], channel=row[kind],
+                      template_name=row[name], old_status="", new_status=row[status], provider="",
+                      error_message=row[error], at=row[at], idempotency_key=None, batch_id=None) for row in rows]
+
+
+def trigger_result(trigger: Trigger) -> TriggerResult:
+    """The trigger with each recipient's outcome per channel, read from its logs (up to OUTCOMES_MAX recipients)."""
+    if trigger.recipients > OUTCOMES_MAX:
+        return TriggerResult(trigger=trigger, outcomes=None)
+    outcomes: dict[int, list[ChannelOutcome]] = {}
+    for log_id, user_id, channel, status, error in (
+            NotificationLog.objects.filter(trigger_id=trigger.id).order_by("user_id", "type")
+            .values_list("id", "user_id", "type", "status", "error_message")):
+        outcomes.setdefault(user_id, []).append(ChannelOutcome(channel=channel, status=status, log_id=log_id,
+                                                               reason=error if status != "pending" else None))
+    return TriggerResult(trigger=trigger, outcomes=outcomes)
+
+
+def _enqueue_later(trigger_id: uuid.UUID) -> None:
+    """Queue the trigger's fan-out as one task: the worker, not the request, publishes its delivery tasks."""
+    try:
+        task_publish(name=TRIGGER_ENQUEUE_TASK, args=[str(trigger_id)])
+    except Exception as err:  # as in `logs_enqueue`: the logs are committed, and the sweep will queue them
+        logger.warning("could not queue a trigger; the sweep will retry",
+                       extra={"trigger_id": str(trigger_id), "error": type(err).__name__})
+
+
+def trigger_enqueue(*, trigger_id: uuid.UUID | str) -> None:
+    """Queue a trigger's pending, unscheduled logs for delivery, in task-sized batches."""
+    ids: Iterator[int] = (NotificationLog.objects.filter(trigger_id=trigger_id, status=NotificationStatus.PENDING,
+                                                          scheduled_for__isnull=True)
+                          .values_list("id", flat=True).order_by("id").iterator(chunk_size=TRIGGER_CHUNK))
+    logs_enqueue(log_ids=ids)

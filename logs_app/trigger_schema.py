@@ -1,0 +1,68 @@
+"""GraphQL input, types and resolver for triggering a kind."""
+
+import datetime as dt
+
+import strawberry
+from strawberry import Info
+
+from templates_app.schema import NotificationType, json_input
+
+from .pipeline.trigger import OUTCOMES_MAX, notification_trigger
+from .schema import BigInt, NotificationPriority, NotificationStatus
+
+
+@strawberry.input(description="A kind, triggered once for its recipients.")
+class TriggerNotificationInput:
+    kind: str = strawberry.field(description="The kind's key, such as order_shipped.")
+    user_ids: list[int] = strawberry.field(description="The recipients; a user listed twice is notified once.")
+    context: str | None = strawberry.field(default=None, description="JSON object of the templates' variables.")
+    send_at: dt.datetime | None = strawberry.field(default=None, description="Deliver no earlier than this.")
+    priority: NotificationPriority | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Repeated within 24 h with the same input: the first trigger; with another: an error.")
+    cancellation_key: str | None = strawberry.field(
+        default=None, description="Names the trigger for cancellation, which suppresses its pending logs.")
+
+
+@strawberry.type(description="What became of one channel for one recipient.")
+class ChannelOutcome:
+    channel: NotificationType
+    status: NotificationStatus
+    reason: str | None = strawberry.field(description="Why it was suppressed or failed; null when accepted.")
+    log_id: BigInt
+
+
+@strawberry.type
+class RecipientOutcome:
+    user_id: int
+    channels: list[ChannelOutcome]
+
+
+@strawberry.type(description="The answer to triggerNotification.")
+class TriggerResponse:
+    trigger_id: str = strawberry.field(description="Carried by every log the trigger made.")
+    kind: str
+    created: bool = strawberry.field(description="False when an idempotency key returned an earlier trigger.")
+    recipients: int
+    accepted: int
+    suppressed: int
+    failed: int
+    outcomes: list[RecipientOutcome] | None = strawberry.field(
+        description=f"Each recipient's outcome per channel; null past {OUTCOMES_MAX} recipients.")
+
+
+def trigger_notification(info: Info, input: TriggerNotificationInput) -> TriggerResponse:
+    """Trigger a kind: each recipient gets one notification per channel the kind has and they allow."""
+    result, created = notification_trigger(
+        kind=input.kind, user_ids=list(input.user_ids), context=json_input("context", input.context),
+        client=info.context.api_key.prefix, idempotency_key=input.idempotency_key, send_at=input.send_at,
+        priority=(input.priority or NotificationPriority.NORMAL).value, cancellation_key=input.cancellation_key)
+    trigger = result.trigger
+    outcomes = None if result.outcomes is None else [
+        RecipientOutcome(user_id=user_id, channels=[
+            ChannelOutcome(channel=NotificationType(o.channel), status=NotificationStatus(o.status), reason=o.reason,
+                           log_id=o.log_id) for o in channels])
+        for user_id, channels in result.outcomes.items()]
+    return TriggerResponse(trigger_id=str(trigger.id), kind=trigger.kind_key, created=created,
+                           recipients=trigger.recipients, accepted=trigger.accepted, suppressed=trigger.suppressed,
+                           failed=trigger.failed, outcomes=outcomes)
