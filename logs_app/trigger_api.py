@@ -13,6 +13,7 @@ from templates_app.models import NotificationType
 
 from .api import IDEMPOTENCY_KEY, UserIdListField, api_client, idempotency_key_header
 from .models import NotificationStatus, Priority
+from .pipeline.cancel import trigger_cancel
 from .pipeline.trigger import OUTCOMES_MAX, TriggerResult, notification_trigger
 
 
@@ -87,3 +88,25 @@ class TriggerCreateApi(ApiView):
         result, created = notification_trigger(**self.body(TriggerInputSerializer, request), client=api_client(request),
                                                idempotency_key=key)
         return Response(trigger_data(result), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+
+
+class TriggerCancelOutputSerializer(serializers.Serializer):
+    cancellation_key = serializers.CharField()
+    triggers = serializers.IntegerField(help_text="Triggers made with this key.")
+    cancelled = serializers.IntegerField(help_text="Their logs that were still pending, now suppressed.")
+
+
+class TriggerCancelApi(ApiView):
+    """Cancel the triggers made with a cancellation key."""
+
+    write_scope = Scope.SEND
+
+    @extend_schema(
+        operation_id="triggers_cancel",
+        responses={200: TriggerCancelOutputSerializer, **INVALID_INPUT,
+                   404: OpenApiResponse(ErrorSerializer, description="No trigger of this API key has this key.")},
+        description="Their logs still pending (scheduled, deferred by quiet hours, queued) end `suppressed` with "
+                    "the cancellation as the reason; logs already sent are untouched. Cancelling again cancels 0.")
+    def delete(self, request: Request, cancellation_key: str) -> Response:
+        result = trigger_cancel(client=api_client(request), cancellation_key=cancellation_key)
+        return Response(TriggerCancelOutputSerializer(result).data)

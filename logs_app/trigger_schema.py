@@ -7,6 +7,8 @@ from strawberry import Info
 
 from templates_app.schema import NotificationType, json_input
 
+from .models import Trigger
+from .pipeline.cancel import trigger_cancel
 from .pipeline.trigger import OUTCOMES_MAX, notification_trigger
 from .schema import BigInt, NotificationPriority, NotificationStatus
 
@@ -66,3 +68,20 @@ def trigger_notification(info: Info, input: TriggerNotificationInput) -> Trigger
     return TriggerResponse(trigger_id=str(trigger.id), kind=trigger.kind_key, created=created,
                            recipients=trigger.recipients, accepted=trigger.accepted, suppressed=trigger.suppressed,
                            failed=trigger.failed, outcomes=outcomes)
+
+
+@strawberry.type(description="The answer to cancelTrigger.")
+class TriggerCancellation:
+    cancellation_key: str
+    triggers: int = strawberry.field(description="Triggers made with this key.")
+    cancelled: int = strawberry.field(description="Their logs that were still pending, now suppressed.")
+
+
+def cancel_trigger(info: Info, cancellation_key: str) -> TriggerCancellation | None:
+    """Cancel the triggers made with a cancellation key: their pending logs end suppressed. Null when there is none."""
+    try:
+        result = trigger_cancel(client=info.context.api_key.prefix, cancellation_key=cancellation_key)
+    except Trigger.DoesNotExist:
+        return None
+    return TriggerCancellation(cancellation_key=result.cancellation_key, triggers=result.triggers,
+                               cancelled=result.cancelled)

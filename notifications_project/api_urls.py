@@ -12,7 +12,7 @@ from logs_app.api import (
     UserEraseApi,
     UserExportApi,
 )
-from logs_app.trigger_api import TriggerCreateApi
+from logs_app.trigger_api import TriggerCancelApi, TriggerCreateApi
 from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, NotificationSettingsApi, PreferenceDetailApi
 from templates_app.api import TemplateDetailApi, TemplateListCreateApi, TemplateVersionListApi
 
@@ -32,6 +32,7 @@ v1 = [
     path("notifications/bulk/", NotificationBulkApi.as_view(), name="notifications-bulk"),
     path("notifications/<id:log_id>/", NotificationDetailApi.as_view(), name="notification"),
     path("triggers/", TriggerCreateApi.as_view(), name="triggers"),
+    path("triggers/<str:cancellation_key>/", TriggerCancelApi.as_view(), name="trigger-cancel"),
     path("preferences/<user_id:user_id>/", PreferenceDetailApi.as_view(), name="preference"),
     path("preferences/<user_id:user_id>/settings/", NotificationSettingsApi.as_view(), name="notification-settings"),
     path("preferences/<user_id:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),

@@ -120,6 +120,7 @@ class Query:
 class Mutation:
     send_notification = _mutation(logs.send_notification, Scope.SEND, WithinRateLimit(Scope.SEND))
     trigger_notification = _mutation(triggers.trigger_notification, Scope.SEND, WithinRateLimit(Scope.SEND))
+    cancel_trigger = _mutation(triggers.cancel_trigger, Scope.SEND)
     create_notification_template = _mutation(templates.create_notification_template, Scope.MANAGE)
     update_notification_template = _mutation(templates.update_notification_template, Scope.MANAGE)
     delete_notification_template = _mutation(templates.delete_notification_template, Scope.MANAGE)

@@ -13,7 +13,7 @@ It is sent for every status a log is written with:
   per bulk or trigger chunk (their logs with no address on file are born `failed`);
 - delivered by a worker: `sent` (one signal per group of sends written together) or `failed`;
 - receipts from providers: `delivered`, `bounced`, `failed`;
-- a pending log cancelled (`suppressed`) when its user's data is erased.
+- a pending log cancelled (`suppressed`) when its user's data is erased, or when its trigger is cancelled.
 
 Claiming a log, releasing it, and a retry (it stays `pending`) are not changes of status and send
 nothing. A write that finds the log already moved on (another worker, a receipt) changes nothing and

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 
 from logs_app.models import NotificationLog
@@ -67,3 +69,16 @@ def test_triggering_needs_the_send_scope(make_client, ada):
     response = make_client("read", "manage").post(
         "/api/v1/triggers/", {"kind": "order_shipped", "user_ids": [1001], "context": CONTEXT}, format="json")
     assert response.status_code == 403 and "send" in response.json()["detail"]
+
+
+def test_delete_cancels_pending_logs_by_the_cancellation_key(api, ada):
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)).isoformat()
+    response = api.post("/api/v1/triggers/", {"kind": "order_shipped", "user_ids": [1001], "context": CONTEXT,
+                                              "cancellation_key": "order-42", "send_at": later}, format="json")
+    assert response.status_code == 202
+    answer = api.delete("/api/v1/triggers/order-42/")
+    assert answer.status_code == 200, answer.json()
+    assert answer.json() == {"cancellation_key": "order-42", "triggers": 1, "cancelled": 2}
+    logs = NotificationLog.objects.filter(trigger_id=response.json()["trigger_id"])
+    assert set(logs.values_list("status", flat=True)) == {"suppressed"}
+    assert api.delete("/api/v1/triggers/unknown/").status_code == 404

@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 
 import pytest
@@ -44,3 +45,14 @@ def test_triggering_needs_the_send_scope(gql, ada):
     _, key = factories.api_key("manager", scopes=["manage", "read"])
     answer = gql(TRIGGER, {"input": {"kind": "order_shipped", "userIds": [1001]}}, key=key)
     assert error_codes(answer) == ["FORBIDDEN"]
+
+
+def test_cancel_trigger(gql, ada):
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)).isoformat()
+    answer = gql(TRIGGER, {"input": {"kind": "order_shipped", "userIds": [1001], "cancellationKey": "k1",
+                                     "sendAt": later, "context": json.dumps({"first_name": "Ada", "code": "1"})}})
+    assert answer["data"]["triggerNotification"]["accepted"] == 2
+    answer = gql('mutation { cancelTrigger(cancellationKey: "k1") { cancellationKey triggers cancelled } }')
+    assert answer["data"] == {"cancelTrigger": {"cancellationKey": "k1", "triggers": 1, "cancelled": 2}}
+    answer = gql('mutation { cancelTrigger(cancellationKey: "nope") { cancelled } }')
+    assert answer["data"] == {"cancelTrigger": None}

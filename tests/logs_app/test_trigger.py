@@ -139,3 +139,22 @@ def test_a_category_off_by_default_is_suppressed_until_the_user_turns_it_on(ada)
                                       channels=["email"])
     result, _ = notification_trigger(kind="spring_sale", user_ids=[1001], context=CONTEXT)
     assert result.outcomes[1001][0].reason == "Suppressed: The category 'marketing' is off unless the user turns it on."
+
+
+def test_cancelling_suppresses_pending_logs_and_leaves_sent_ones(kind, ada, trigger):
+    from logs_app.pipeline.cancel import trigger_cancel
+
+    sent, _ = trigger(kind="order_shipped", user_ids=[1001], context=CONTEXT, client="c", cancellation_key="order-42")
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    scheduled, _ = trigger(kind="order_shipped", user_ids=[1001], context=CONTEXT, client="c",
+                           cancellation_key="order-42", send_at=later)
+    result = trigger_cancel(client="c", cancellation_key="order-42")
+    assert (result.triggers, result.cancelled) == (2, 3)
+    assert {log.status for log in logs_of(sent.trigger.id).values()} == {"sent"}
+    cancelled = logs_of(scheduled.trigger.id)
+    assert {log.status for log in cancelled.values()} == {"suppressed"}
+    assert cancelled["email"].error_message == (
+        "Cancelled: the trigger was cancelled (cancellation key 'order-42').")
+    assert trigger_cancel(client="c", cancellation_key="order-42").cancelled == 0
+    with pytest.raises(Trigger.DoesNotExist):
+        trigger_cancel(client="other", cancellation_key="order-42")
