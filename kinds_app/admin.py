@@ -7,6 +7,7 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Count
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -15,7 +16,7 @@ from django.utils.html import format_html
 
 from templates_app.models import NotificationTemplate, NotificationType
 
-from .models import Category, NotificationKind
+from .models import Category, NotificationKind, Topic, TopicSubscription
 from .services import kind_create, kind_example_context, kind_preview, kind_update
 
 
@@ -142,3 +143,28 @@ class NotificationKindAdmin(admin.ModelAdmin):
             "title": f"Preview of {kind.key}", "previews": previews, "error": error,
             "sample_context": text if error else json.dumps(context, indent=2),
         })
+
+
+@admin.register(Topic)
+class TopicAdmin(admin.ModelAdmin):
+    list_display = ("key", "name", "subscriber_count", "created_at")
+    search_fields = ("key", "name")
+    readonly_fields = ("created_at",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(subscribers=Count("subscriptions"))
+
+    @admin.display(description="Subscribers", ordering="subscribers")
+    def subscriber_count(self, obj: Topic) -> int:
+        return obj.subscribers
+
+
+@admin.register(TopicSubscription)
+class TopicSubscriptionAdmin(admin.ModelAdmin):
+    """Who is on which topic's list; a topic may hold many thousands, so they are listed here, not inline."""
+
+    list_display = ("topic", "user_id", "created_at")
+    list_filter = ("topic",)
+    search_fields = ("=user_id", "topic__key")
+    list_select_related = ("topic",)
+    raw_id_fields = ("topic",)

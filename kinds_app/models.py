@@ -71,3 +71,38 @@ class KindTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind.key} / {self.channel}: {self.template.name}"
+
+
+class Topic(models.Model):
+    """A named list of users (`project-42-watchers`) a trigger may name as recipients."""
+
+    key = models.CharField(max_length=200, unique=True, validators=[validate_key], help_text=KEY_HELP)
+    name = models.CharField(max_length=200, blank=True, default="", validators=[no_nul])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "notification_topics"
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class TopicSubscription(models.Model):
+    """One user on a topic's list."""
+
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
+    user_id = models.IntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "notification_topic_subscriptions"
+        ordering = ["topic", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "user_id"], name="notification_topic_subscriptions_unique"),
+            models.CheckConstraint(condition=models.Q(user_id__gte=1), name="notification_topic_subscriptions_user"),
+        ]
+        indexes = [models.Index(fields=["user_id"], name="ix_topic_subscriptions_user")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} on {self.topic.key}"

@@ -226,6 +226,7 @@ class UserExportOutputSerializer(serializers.Serializer):
     exported_at = serializers.DateTimeField()
     preferences = serializers.JSONField(allow_null=True, help_text="Channel switches, quiet hours, email, phone.")
     devices = serializers.ListField(child=serializers.DictField(), help_text="Push devices: platform, token, active.")
+    topics = serializers.ListField(child=serializers.CharField(), help_text="Keys of the topics the user is on.")
     notifications = serializers.ListField(child=serializers.DictField(),
                                           help_text="Every notification log, oldest first, with its content.")
 

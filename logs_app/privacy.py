@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from kinds_app.models import TopicSubscription
 from preferences_app.categories import settings_get
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import validate_user_id
@@ -120,7 +121,8 @@ EXPORT_CHUNK = 1000  # logs read per query while exporting: the export's memory 
 
 
 def _user_profile(user_id: int) -> dict[str, Any]:
-    """The export's head: the user's preferences with contact points, and push devices."""
+    """The export's head: the user's preferences with contact points (and choices per category and kind),
+    push devices, and the topics they are on."""
     preference = UserPreference.objects.filter(user_id=user_id).first()
     preferences = None
     if preference is not None:
@@ -134,7 +136,10 @@ def _user_profile(user_id: int) -> dict[str, Any]:
         }
     devices = [{"platform": d.platform, "token": d.token, "active": d.active, "created_at": _iso(d.created_at)}
                for d in Device.objects.filter(preference__user_id=user_id).order_by("created_at", "id")]
-    return {"user_id": user_id, "exported_at": _iso(timezone.now()), "preferences": preferences, "devices": devices}
+    topics = list(TopicSubscription.objects.filter(user_id=user_id).order_by("topic__key")
+                  .values_list("topic__key", flat=True))
+    return {"user_id": user_id, "exported_at": _iso(timezone.now()), "preferences": preferences, "devices": devices,
+            "topics": topics}
 
 
 def user_logs_export(*, user_id: int, chunk_size: int | None = None) -> Iterator[dict[str, Any]]:
@@ -156,7 +161,7 @@ def user_logs_export(*, user_id: int, chunk_size: int | None = None) -> Iterator
 
 def user_data_export(*, user_id: int) -> Iterator[str]:
     """Everything stored about a user, as the text of one JSON document written piece by piece:
-    `{"user_id", "exported_at", "preferences", "devices", "notifications": [...]}`, every notification log
+    `{"user_id", "exported_at", "preferences", "devices", "topics", "notifications": [...]}`, every notification log
     oldest first. Memory stays flat however many logs the user has: a streamed HTTP response or a file
     takes each piece as it comes. The user id is checked at once: raises ValidationError for a bad one
     (before any piece is produced)."""
@@ -194,8 +199,8 @@ ERASE_BATCH = 1000  # logs anonymised per transaction: each batch is short, what
 def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureResult:
     """Erase a user's personal data, in short transactions that a second run resumes after a crash.
 
-    First deletes the preferences with the contact points (email, phone) and every push device. Then the
-    user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
+    First deletes the preferences with the contact points (email, phone), every push device and the user's
+    place on topics' lists. Then the user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
     provider, status, template, times), so counts and the dashboard keep adding up: their user id becomes 0
     and recipient, subject, bodies, metadata, error text and idempotency key are cleared. Pending logs are
     cancelled (status `suppressed`), since there is no one left to deliver them to. A log once anonymised no
@@ -207,6 +212,7 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
         raise ValidationError({"batch_size": "Must be from 1 to 100000."})
     with transaction.atomic():
         _, deleted = UserPreference.objects.filter(user_id=user_id).delete()  # devices go with it (cascade)
+        TopicSubscription.objects.filter(user_id=user_id).delete()  # off every topic's list
     preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)
     logs = NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id")
     after, anonymised, cancelled = Q(), 0, 0

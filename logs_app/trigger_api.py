@@ -21,7 +21,11 @@ class TriggerInputSerializer(StrictInputSerializer):
     """A kind, triggered once for its recipients: each gets the kind on every channel they allow."""
 
     kind = serializers.CharField(max_length=100, help_text="The kind's key, such as `order_shipped`.")
-    user_ids = UserIdListField(help_text="The recipients; a user listed twice is notified once.")
+    user_ids = UserIdListField(required=False, default=list,
+                               help_text="Recipients; a user named twice (or also through a topic) is notified once.")
+    topics = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, default=list, max_length=100,
+        help_text="Topic keys: their members at trigger time are recipients too.")
     context = JSONObjectField(required=False, default=dict, help_text="Values for the templates' variables.")
     send_at = serializers.DateTimeField(required=False, default=None, help_text="Deliver no earlier than this.")
     priority = serializers.ChoiceField(choices=Priority.choices, required=False, default=Priority.NORMAL,

@@ -16,7 +16,10 @@ from .schema import BigInt, NotificationPriority, NotificationStatus
 @strawberry.input(description="A kind, triggered once for its recipients.")
 class TriggerNotificationInput:
     kind: str = strawberry.field(description="The kind's key, such as order_shipped.")
-    user_ids: list[int] = strawberry.field(description="The recipients; a user listed twice is notified once.")
+    user_ids: list[int] | None = strawberry.field(
+        default=None, description="Recipients; a user named twice (or also through a topic) is notified once.")
+    topics: list[str] | None = strawberry.field(
+        default=None, description="Topic keys: their members at trigger time are recipients too.")
     context: str | None = strawberry.field(default=None, description="JSON object of the templates' variables.")
     send_at: dt.datetime | None = strawberry.field(default=None, description="Deliver no earlier than this.")
     priority: NotificationPriority | None = None
@@ -56,7 +59,7 @@ class TriggerResponse:
 def trigger_notification(info: Info, input: TriggerNotificationInput) -> TriggerResponse:
     """Trigger a kind: each recipient gets one notification per channel the kind has and they allow."""
     result, created = notification_trigger(
-        kind=input.kind, user_ids=list(input.user_ids), context=json_input("context", input.context),
+        kind=input.kind, user_ids=list(input.user_ids or []), topics=list(input.topics or []), context=json_input("context", input.context),
         client=info.context.api_key.prefix, idempotency_key=input.idempotency_key, send_at=input.send_at,
         priority=(input.priority or NotificationPriority.NORMAL).value, cancellation_key=input.cancellation_key)
     trigger = result.trigger

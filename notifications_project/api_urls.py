@@ -5,6 +5,7 @@ from django.urls.converters import IntConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kinds_app.api import CategoryDetailApi, CategoryListCreateApi, KindDetailApi, KindListCreateApi
+from kinds_app.topics_api import TopicDetailApi, TopicListCreateApi, TopicSubscribersApi, TopicUnsubscribeApi
 from logs_app.api import (
     NotificationBulkApi,
     NotificationDetailApi,
@@ -28,6 +29,10 @@ v1 = [
     path("categories/<id:category_id>/", CategoryDetailApi.as_view(), name="category"),
     path("kinds/", KindListCreateApi.as_view(), name="kinds"),
     path("kinds/<id:kind_id>/", KindDetailApi.as_view(), name="kind"),
+    path("topics/", TopicListCreateApi.as_view(), name="topics"),
+    path("topics/<str:topic_key>/", TopicDetailApi.as_view(), name="topic"),
+    path("topics/<str:topic_key>/subscribers/", TopicSubscribersApi.as_view(), name="topic-subscribers"),
+    path("topics/<str:topic_key>/unsubscribe/", TopicUnsubscribeApi.as_view(), name="topic-unsubscribe"),
     path("notifications/", NotificationListCreateApi.as_view(), name="notifications"),
     path("notifications/bulk/", NotificationBulkApi.as_view(), name="notifications-bulk"),
     path("notifications/<id:log_id>/", NotificationDetailApi.as_view(), name="notification"),

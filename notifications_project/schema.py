@@ -27,6 +27,7 @@ from strawberry.utils.str_converters import to_camel_case
 from apikeys_app.models import APIKey, Scope
 from apikeys_app.services import AuthenticationFailed, api_key_from_header
 from kinds_app import schema as kinds
+from kinds_app import topics_schema as topics
 from kit.bodies import JSON_TOO_DEEP, body_too_large
 from kit.errors import graphql_error_response, not_found_detail
 from kit.ratelimit import rate_limit_hit
@@ -114,6 +115,7 @@ class Query:
     notification_categories = _query(kinds.notification_categories, Scope.READ)
     notification_kinds = _query(kinds.notification_kinds, Scope.READ)
     notification_kind = _query(kinds.notification_kind, Scope.READ)
+    notification_topics = _query(topics.notification_topics, Scope.READ)
 
 
 @strawberry.type
@@ -132,6 +134,9 @@ class Mutation:
     create_notification_kind = _mutation(kinds.create_notification_kind, Scope.MANAGE)
     update_notification_kind = _mutation(kinds.update_notification_kind, Scope.MANAGE)
     delete_notification_kind = _mutation(kinds.delete_notification_kind, Scope.MANAGE)
+    subscribe_to_topic = _mutation(topics.subscribe_to_topic, Scope.MANAGE)
+    unsubscribe_from_topic = _mutation(topics.unsubscribe_from_topic, Scope.MANAGE)
+    delete_notification_topic = _mutation(topics.delete_notification_topic, Scope.MANAGE)
 
 
 # Errors ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ Quiet hours defer delivery unless the trigger is urgent, critical or not.
 
 import datetime as dt
 import hashlib
+import heapq
 import json
 import logging
 import uuid
@@ -23,8 +24,9 @@ from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from kinds_app.models import NotificationKind
+from kinds_app.models import NotificationKind, Topic
 from kinds_app.selectors import kind_get
+from kinds_app.topics import topic_members, topics_by_key
 from kit import metrics
 from preferences_app.categories import channel_decision, choices_for_users
 from preferences_app.models import Device, UserPreference, is_user_id
@@ -86,28 +88,36 @@ def _earlier(*, client: str, idempotency_key: str | None, digest: str, now: dt.d
     return earlier
 
 
-def notification_trigger(*, kind: str, user_ids: list[int], context: dict | None = None, client: str = "",
-                         idempotency_key: str | None = None, send_at: dt.datetime | None = None,
-                         priority: str = Priority.NORMAL, cancellation_key: str | None = None,
-                         ) -> tuple[TriggerResult, bool]:
-    """Trigger `kind` for the users: each gets one log per channel of the kind, linked by the trigger.
+def notification_trigger(*, kind: str, user_ids: list[int] | None = None, topics: list[str] | None = None,
+                         context: dict | None = None, client: str = "", idempotency_key: str | None = None,
+                         send_at: dt.datetime | None = None, priority: str = Priority.NORMAL,
+                         cancellation_key: str | None = None) -> tuple[TriggerResult, bool]:
+    """Trigger `kind` for the users and the members of the topics (each user once, however often named):
+    each gets one log per channel of the kind, linked by the trigger.
 
     Returns (result, created). The same idempotency key from this client within 24 hours returns the
     first trigger (created=False) when the request is the same, and raises RepeatWithOtherRequest
     (422) when it is not. Raises ValidationError naming the field: kind, user_ids, context (a missing
     variable, too large), send_at, priority, idempotency_key, cancellation_key, message (too long for
-    SMS, too large for push).
+    SMS, too large for push), user_ids or topics (no recipient named, an unknown topic).
     """
     _key_problem("idempotency_key", idempotency_key)
     _key_problem("cancellation_key", cancellation_key)
     now = timezone.now()
+    user_ids = [] if user_ids is None else user_ids
+    topics = [] if topics is None else topics
     digest = _request_digest(kind=kind, user_ids=sorted(set(user_ids)) if isinstance(user_ids, list) else user_ids,
-                             context=context, send_at=send_at, priority=priority, cancellation_key=cancellation_key)
+                             topics=sorted(set(topics)) if isinstance(topics, list) else topics, context=context,
+                             send_at=send_at, priority=priority, cancellation_key=cancellation_key)
     earlier = _earlier(client=client, idempotency_key=idempotency_key, digest=digest, now=now)
     if earlier:
         return trigger_result(earlier), False
-    if not isinstance(user_ids, list) or not user_ids:
-        raise ValidationError({"user_ids": "Must be a non-empty list of user ids."})
+    if not isinstance(user_ids, list):
+        raise ValidationError({"user_ids": "Must be a list of user ids."})
+    if not isinstance(topics, list):
+        raise ValidationError({"topics": "Must be a list of topic keys."})
+    if not user_ids and not topics:
+        raise ValidationError({"user_ids": "Name at least one recipient, in user_ids or topics."})
     if len(user_ids) > settings.NOTIFICATION_BULK_MAX_USERS:
         raise ValidationError({"user_ids": f"At most {settings.NOTIFICATION_BULK_MAX_USERS} users per call."})
     bad = [u for u in user_ids if not is_user_id(u)]
@@ -119,6 +129,7 @@ def notification_trigger(*, kind: str, user_ids: list[int], context: dict | None
         found = None
     if found is None:
         raise ValidationError({"kind": f"No kind with the key {kind!r}."})
+    named_topics = topics_by_key(topics)
     links = list(found.channel_templates.all())
     if not links:
         raise ValidationError({"kind": f"The kind {found.key!r} has no channel templates."})
@@ -134,7 +145,7 @@ def notification_trigger(*, kind: str, user_ids: list[int], context: dict | None
     try:
         with transaction.atomic():
             trigger.save()
-            _write_logs(trigger, found, requests, user_ids, now=now)
+            _write_logs(trigger, found, requests, _recipients(user_ids, named_topics), now=now)
             trigger.save(update_fields=["recipients", "accepted", "suppressed", "failed"])
             transaction.on_commit(lambda: _enqueue_later(trigger.id))
     except IntegrityError:
@@ -149,7 +160,16 @@ def notification_trigger(*, kind: str, user_ids: list[int], context: dict | None
     return trigger_result(trigger), True
 
 
-def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendRequest], user_ids: list[int], *,
+def _recipients(user_ids: list[int], topics: list[Topic]) -> Iterator[int]:
+    """The users named and the topics' members, each once, in ascending order; the members are streamed."""
+    previous = None
+    for user_id in heapq.merge(each_once(user_ids), topic_members(topics=topics) if topics else ()):
+        if user_id != previous:
+            yield user_id
+        previous = user_id
+
+
+def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendRequest], recipients: Iterator[int], *,
                 now: dt.datetime) -> None:
     """One log per user (each once) and channel, a chunk of users at a time; counts into the trigger."""
     counts = {channel: dict.fromkeys(NotificationStatus.values, 0) for channel in (r.channel for r in requests)}
@@ -158,7 +178,7 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
     stored = UserPreference.objects.annotate(phone=Cast("phone_number", output_field=CharField()))
     listened = logs_changed_listened()
     has_push = any(request.channel == NotificationType.PUSH for request in requests)
-    for chunk in chunks(each_once(user_ids), TRIGGER_CHUNK):
+    for chunk in chunks(recipients, TRIGGER_CHUNK):
         rows_found = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
         choices = choices_for_users(user_ids=chunk, kind=kind)
         with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)

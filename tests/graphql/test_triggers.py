@@ -56,3 +56,16 @@ def test_cancel_trigger(gql, ada):
     assert answer["data"] == {"cancelTrigger": {"cancellationKey": "k1", "triggers": 1, "cancelled": 2}}
     answer = gql('mutation { cancelTrigger(cancellationKey: "nope") { cancelled } }')
     assert answer["data"] == {"cancelTrigger": None}
+
+
+def test_topics_subscribe_and_trigger(gql, ada):
+    answer = gql('mutation { subscribeToTopic(topic: "watchers", userIds: [1001, 2002]) { added topic { key subscribers } } }')
+    assert answer["data"]["subscribeToTopic"] == {"added": 2, "topic": {"key": "watchers", "subscribers": 2}}
+    answer = gql(TRIGGER, {"input": {"kind": "order_shipped", "topics": ["watchers"], "userIds": [1001],
+                                     "context": json.dumps({"first_name": "Ada", "code": "1"})}})
+    assert answer["data"]["triggerNotification"]["recipients"] == 2
+    assert gql('{ notificationTopics { items { key subscribers } } }')["data"]["notificationTopics"]["items"] == [
+        {"key": "watchers", "subscribers": 2}]
+    assert gql('mutation { unsubscribeFromTopic(topic: "watchers", userIds: [2002]) }')["data"] == {
+        "unsubscribeFromTopic": 1}
+    assert gql('mutation { deleteNotificationTopic(key: "watchers") }')["data"] == {"deleteNotificationTopic": True}

@@ -158,3 +158,23 @@ def test_cancelling_suppresses_pending_logs_and_leaves_sent_ones(kind, ada, trig
     assert trigger_cancel(client="c", cancellation_key="order-42").cancelled == 0
     with pytest.raises(Trigger.DoesNotExist):
         trigger_cancel(client="other", cancellation_key="order-42")
+
+
+def test_a_topic_member_also_named_directly_is_notified_once(kind, ada):
+    from kinds_app.topics import topic_subscribe
+
+    topic_subscribe(key="project-42-watchers", user_ids=[1001, 3003, 2002])
+    result, _ = notification_trigger(kind="order_shipped", user_ids=[1001], topics=["project-42-watchers"],
+                                     context=CONTEXT)
+    assert result.trigger.recipients == 3
+    assert sorted(result.outcomes) == [1001, 2002, 3003]
+    assert NotificationLog.objects.filter(trigger_id=result.trigger.id, user_id=1001).count() == 3
+
+
+def test_a_trigger_names_at_least_one_recipient_and_known_topics(kind):
+    with pytest.raises(ValidationError) as caught:
+        notification_trigger(kind="order_shipped", context=CONTEXT)
+    assert list(caught.value.message_dict) == ["user_ids"]
+    with pytest.raises(ValidationError) as caught:
+        notification_trigger(kind="order_shipped", topics=["nope"], context=CONTEXT)
+    assert caught.value.message_dict == {"topics": ["No topic with the key 'nope'."]}

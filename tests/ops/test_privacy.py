@@ -221,3 +221,19 @@ def test_erased_contact_points_are_not_served_from_the_cache(data_of_two_users):
     assert preference_get_or_create(user_id=1001).email == "ada@example.com"  # now cached
     user_data_erase(user_id=1001)
     assert preference_get_or_create(user_id=1001).email == ""
+
+
+@pytest.mark.django_db
+def test_export_shows_the_users_topics_and_choices_and_erasure_takes_them_away():
+    from kinds_app.models import TopicSubscription
+    from kinds_app.topics import topic_subscribe
+    from preferences_app.categories import settings_update
+
+    topic_subscribe(key="watchers", user_ids=[4242, 7])
+    settings_update(user_id=4242, categories={"marketing": {"email": False}})
+    data = json.loads("".join(user_data_export(user_id=4242)))
+    assert data["topics"] == ["watchers"]
+    assert data["preferences"]["notification_settings"] == {"categories": {"marketing": {"email": False}}, "kinds": {}}
+    user_data_erase(user_id=4242)
+    assert list(TopicSubscription.objects.values_list("user_id", flat=True)) == [7]
+    assert json.loads("".join(user_data_export(user_id=4242)))["topics"] == []

@@ -17,13 +17,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("kind", help="The kind's key, such as order_shipped.")
-        parser.add_argument("--user-id", dest="user_ids", type=int, action="append", required=True,
+        parser.add_argument("--user-id", dest="user_ids", type=int, action="append", default=[],
                             help="A recipient; repeat for more.")
+        parser.add_argument("--topic", dest="topics", action="append", default=[],
+                            help="A topic whose members are recipients; repeat for more.")
         parser.add_argument("--context", help='JSON object, e.g. \'{"first_name": "Ada"}\'.')
         parser.add_argument("--urgent", action="store_true", help="Ignore the users' quiet hours.")
         parser.add_argument("--cancellation-key", help="Names the trigger for cancellation.")
 
-    def handle(self, *args, kind, user_ids, context, urgent, cancellation_key, **options):
+    def handle(self, *args, kind, user_ids, topics, context, urgent, cancellation_key, **options):
         if context is None:
             found = NotificationKind.objects.filter(key=kind).first()
             context = kind_example_context(found) if found else {}
@@ -33,8 +35,8 @@ class Command(BaseCommand):
             except json.JSONDecodeError as err:
                 raise CommandError(f"--context is not valid JSON: {err.msg} at column {err.colno}.")
         try:
-            result, _ = notification_trigger(kind=kind, user_ids=user_ids, context=context, client="manage.py",
-                                             priority="urgent" if urgent else "normal",
+            result, _ = notification_trigger(kind=kind, user_ids=user_ids, topics=topics, context=context,
+                                             client="manage.py", priority="urgent" if urgent else "normal",
                                              cancellation_key=cancellation_key)
         except ValidationError as err:
             raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()))
