@@ -3,7 +3,8 @@ carrying the trigger's id; written a chunk of recipients at a time (COPY), queue
 
 Each channel's template is rendered once for every recipient (one context). Preferences decide per
 recipient and channel (preferences_app.categories: kind, category, channel switch, category default;
-a critical kind ignores opt-outs); a channel they rule out gives a `suppressed` log naming the rule.
+a critical kind ignores opt-outs); a channel they rule out gives a `suppressed` log naming the rule, and so
+does an address on the suppression list (consent_app), critical kind or not.
 Quiet hours defer delivery unless the trigger is urgent, critical or not.
 """
 
@@ -24,6 +25,7 @@ from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from consent_app.selectors import suppressed_among
 from kinds_app.models import NotificationKind, Topic
 from kinds_app.selectors import kind_get
 from kinds_app.topics import topic_members, topics_by_key
@@ -183,6 +185,9 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
         choices = choices_for_users(user_ids=chunk, kind=kind)
         with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
                            .values_list("preference__user_id", flat=True)) if has_push else set()
+        # Addresses on the suppression list (bounces, complaints, opt-outs), read once per chunk and channel.
+        listed = {channel: suppressed_among(channel=channel, addresses=[row[column] for row in rows_found.values()])
+                  for channel, column in ((NotificationType.EMAIL, 4), (NotificationType.SMS, 5)) if channel in counts}
         rows = []
         for user_id in chunk:
             row = rows_found.get(user_id)
@@ -193,7 +198,7 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
             for request in requests:
                 rows.append(_log_row(trigger, kind, request, preference, phone=phone, now=now,
                                      choices=choices.get(user_id, {}), has_device=user_id in with_devices,
-                                     counts=counts[request.channel]))
+                                     listed=listed.get(request.channel, {}), counts=counts[request.channel]))
             trigger.recipients += 1
         insert_logs(rows, TRIGGER_COLUMNS)
         if listened:
@@ -206,13 +211,16 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
 
 
 def _log_row(trigger: Trigger, kind: NotificationKind, request: SendRequest, preference: UserPreference, *,
-             phone: str, now: dt.datetime, choices: dict, has_device: bool, counts: dict[str, int]) -> tuple:
+             phone: str, now: dt.datetime, choices: dict, has_device: bool, listed: dict[str, str],
+             counts: dict[str, int]) -> tuple:
     channel, template, rendered = request.channel, request.template, request.rendered
     recipient = preference.email if channel == NotificationType.EMAIL else phone if channel == NotificationType.SMS else ""
     scheduled_for = queued_at = error = None
     decision = channel_decision(preference=preference, kind=kind, channel=channel, choices=choices)
     if not decision.allowed:
         status, error = NotificationStatus.SUPPRESSED, f"Suppressed: {decision.rule}"
+    elif recipient in listed:
+        status, error = NotificationStatus.SUPPRESSED, listed[recipient]
     elif not recipient and not has_device:
         status, error = NotificationStatus.FAILED, f"No {channel} address on file for user {preference.user_id}."
     else:

@@ -178,3 +178,15 @@ def test_a_trigger_names_at_least_one_recipient_and_known_topics(kind):
     with pytest.raises(ValidationError) as caught:
         notification_trigger(kind="order_shipped", topics=["nope"], context=CONTEXT)
     assert caught.value.message_dict == {"topics": ["No topic with the key 'nope'."]}
+
+
+def test_an_address_on_the_suppression_list_is_suppressed_even_for_a_critical_kind(kind, ada):
+    from consent_app.services import suppression_add
+
+    kind.critical = True
+    kind.save()
+    suppression_add(channel="email", address="ADA@example.com", reason="hard_bounce")
+    result, _ = notification_trigger(kind="order_shipped", user_ids=[1001], context=CONTEXT)
+    email = logs_of(result.trigger.id)["email"]
+    assert email.status == "suppressed" and "suppression list" in email.error_message
+    assert logs_of(result.trigger.id)["sms"].status == "pending"
