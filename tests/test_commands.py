@@ -59,3 +59,18 @@ def test_create_api_key_refuses_unknown_scopes():
     with pytest.raises(CommandError, match="scopes"):
         run("create_api_key", "billing", "--scopes", "send,delete-everything")
     assert not APIKey.objects.exists()
+
+
+def test_seed_demo_adds_kinds_over_its_templates_and_a_topic(settings, tmp_path):
+    from kinds_app.models import NotificationKind, Topic
+
+    settings.DATA_DIR = tmp_path
+    lines = run("seed_demo").splitlines()
+    assert "  order_shipped (transactional): sms, push" in lines
+    assert "  password_reset (security, critical): email" in lines
+    kind = NotificationKind.objects.get(key="order_shipped")
+    assert {link.channel: link.template.name for link in kind.channel_templates.all()} == {
+        "sms": "order_shipped_sms", "push": "order_update_push"}
+    assert Topic.objects.get(key="order-a-1042-watchers").subscriptions.count() == 2
+    run("seed_demo")
+    assert NotificationKind.objects.count() == 3

@@ -48,6 +48,8 @@ TRIGGER_CHUNK = 1000
 OUTCOMES_MAX = 1000
 IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 TRIGGER_COLUMNS = (*BULK_COLUMNS, "trigger_id")
+ON_FILE = {NotificationType.EMAIL: "email address", NotificationType.SMS: "phone number",
+           NotificationType.PUSH: "active push device"}
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ def _log_row(trigger: Trigger, kind: NotificationKind, request: SendRequest, pre
     elif recipient in listed:
         status, error = NotificationStatus.SUPPRESSED, listed[recipient]
     elif not recipient and not has_device:
-        status, error = NotificationStatus.FAILED, f"No {channel} address on file for user {preference.user_id}."
+        status, error = NotificationStatus.FAILED, f"User {preference.user_id} has no {ON_FILE[channel]} on file."
     else:
         status = NotificationStatus.PENDING
         scheduled_for = send_schedule(preference=preference, request=request, now=now)

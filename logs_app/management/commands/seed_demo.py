@@ -9,6 +9,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from kinds_app.models import NotificationKind
+from kinds_app.services import kind_create
+from kinds_app.topics import topic_subscribe
 from preferences_app.models import DevicePlatform
 from preferences_app.services import device_add, preference_update
 from templates_app.models import NotificationTemplate
@@ -80,6 +83,14 @@ DEMO_USERS = [
     {"user_id": 12345, "email": "seed.user@example.com", "devices": []},
 ]
 
+# Kinds over the demo templates: key -> (name, category, critical, channel -> template name).
+DEMO_KINDS = {
+    "order_shipped": ("Order shipped", "transactional", False, {"sms": "order_shipped_sms", "push": "order_update_push"}),
+    "password_reset": ("Password reset", "security", True, {"email": "password_reset"}),
+    "weekly_digest": ("Weekly digest", "marketing", False, {"email": "weekly_digest_email"}),
+}
+DEMO_TOPIC = ("order-a-1042-watchers", [1001, 1002])
+
 
 class Command(BaseCommand):
     help = "Load demo templates, demo users with contact points and preferences, and an 'admin' login."
@@ -94,6 +105,16 @@ class Command(BaseCommand):
         self.stdout.write(f"Templates: {made} added, {len(DEMO_TEMPLATES) - made} already there.")
         for spec in DEMO_TEMPLATES:
             self.stdout.write(f"  {spec['name']} ({spec['type']}): variables {', '.join(spec['variables'])}")
+
+        self.stdout.write("Kinds:")
+        for key, (name, category, critical, channels) in DEMO_KINDS.items():
+            if not NotificationKind.objects.filter(key=key).exists():
+                templates = {channel: NotificationTemplate.objects.get(name=template).id
+                             for channel, template in channels.items()}
+                kind_create(key=key, name=name, category=category, critical=critical, templates=templates)
+            self.stdout.write(f"  {key} ({category}{', critical' if critical else ''}): {', '.join(channels)}")
+        topic, _ = topic_subscribe(key=DEMO_TOPIC[0], user_ids=DEMO_TOPIC[1])
+        self.stdout.write(f"Topic {topic.key}: users {', '.join(map(str, DEMO_TOPIC[1]))}")
 
         self.stdout.write("Demo users:")
         for spec in DEMO_USERS:
