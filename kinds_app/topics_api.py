@@ -5,16 +5,10 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from notifications_project.api import (
-    ApiView,
-    INVALID_INPUT,
-    ErrorSerializer,
-    PageQuerySerializer,
-    StrictInputSerializer,
-    page_response,
-    paginated,
-)
-from notifications_project.pagination import paginate
+from kit.bodies import StrictInputSerializer
+from kit.errors import INVALID_INPUT, ErrorSerializer
+from kit.pagination import PageQuerySerializer, page_response, paginate, paginated
+from kit.views import ApiView
 
 from . import topics
 from .api import key_field

@@ -4,7 +4,7 @@ import datetime as dt
 
 import strawberry
 
-from templates_app.schema import PaginationInfo, PaginationInput, page_of
+from kit.graphql import PaginationInfo, PaginationInput, page_of
 
 from . import models, topics
 

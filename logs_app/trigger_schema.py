@@ -5,7 +5,8 @@ import datetime as dt
 import strawberry
 from strawberry import Info
 
-from templates_app.schema import NotificationType, json_input
+from kit.graphql import json_input
+from templates_app.schema import NotificationType
 
 from .models import Trigger
 from .pipeline.cancel import trigger_cancel
