@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from kinds_app.models import NotificationKind
+from kinds_app.models import Category, NotificationKind
 from kinds_app.services import kind_create
 from kinds_app.topics import topic_subscribe
 from preferences_app.models import DevicePlatform
@@ -111,7 +111,9 @@ class Command(BaseCommand):
             if not NotificationKind.objects.filter(key=key).exists():
                 templates = {channel: NotificationTemplate.objects.get(name=template).id
                              for channel, template in channels.items()}
-                kind_create(key=key, name=name, category=category, critical=critical, templates=templates)
+                # The migrations made these categories; an operator may have removed one since.
+                found, _ = Category.objects.get_or_create(key=category, defaults={"name": category.title()})
+                kind_create(key=key, name=name, category=found, critical=critical, templates=templates)
             self.stdout.write(f"  {key} ({category}{', critical' if critical else ''}): {', '.join(channels)}")
         topic, _ = topic_subscribe(key=DEMO_TOPIC[0], user_ids=DEMO_TOPIC[1])
         self.stdout.write(f"Topic {topic.key}: users {', '.join(map(str, DEMO_TOPIC[1]))}")
