@@ -1,4 +1,4 @@
-"""The benchmark: accept, delivery, bulk, reads and memory, each against a baseline measured in the same run.
+"""The benchmark: accept, delivery, bulk, triggers, reads and memory, each against a baseline measured in the same run.
 
     .venv/bin/python -m bench [--quick] [--profile]      (or: make bench)
 
@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench import triggers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -281,7 +283,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs (10 s, 5,000 deliveries, 20,000 bulk)")
     parser.add_argument("--profile", action="store_true", help="record py-spy profiles into bench/results/")
-    parser.add_argument("--skip", default="", help="comma-separated phases to skip: accept,reads,delivery,bulk")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated phases to skip: accept,reads,delivery,bulk,triggers")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is missing: apt-get install -y wrk (Debian/Ubuntu)", file=sys.stderr)
@@ -452,6 +455,20 @@ def main() -> int:
                 "web_rss_before_mib": round(max(before.values(), default=0), 1),
                 "web_rss_peak_mib": round(max(peak.values(), default=0), 1)}
 
+        if "triggers" not in skip:
+            settle_database()
+            triggers.seed_kind(bulk_users)
+            web_workers = children(gunicorn.pid)
+            runs = triggers.accept_rounds(wrk, web, key, seconds=accept_seconds, rounds=ACCEPT_ROUNDS,
+                                          cpu=lambda: cpu_seconds(web_workers))
+            single, trigger = combine(runs["single"]), combine(runs["trigger"])
+            results["triggers"] = {"single": single, "trigger": trigger, "rounds": runs,
+                                   "fraction": round(trigger["rps"] / single["rps"], 3)}
+            settle_database()
+            results["triggers"]["topic"] = triggers.topic_trigger(
+                web, key, users=bulk_users,
+                count_logs=lambda trigger_id: NotificationLog.objects.filter(trigger_id=trigger_id).count())
+
         results.setdefault("memory", {})["web_worker_rss_mib"] = round(
             max((rss_mib(p) for p in children(gunicorn.pid)), default=0), 1)
     finally:
@@ -509,6 +526,8 @@ def table(results: dict[str, Any]) -> str:
              "REST " + "/".join(str(q["rest"][s]) for s in (10, 50, 100))
              + ", GraphQL " + "/".join(str(q["graphql"][s]) for s in (10, 50, 100)), "", "", "constant"),
         ]
+    if "triggers" in results:
+        rows += triggers.table_rows(results)
     m = results.get("memory", {})
     if m:
         rows.append(("RSS MiB: web worker / Celery worker", f"{m.get('web_worker_rss_mib', 0):.0f} / "
