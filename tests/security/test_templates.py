@@ -15,8 +15,10 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
-from templates_app.rendering import MAX_CALL_DEPTH, MAX_NESTING, limits_for, render_parts
+from templates_app.rendering import MAX_NESTING, limits_for, placeholders, render_parts
+from templates_app.sandbox import MAX_CALL_DEPTH, MAX_INT_DIGITS
 from templates_app.services import template_create, template_render, template_validate
+from tests.security.slow_templates import SLOW_TEMPLATES
 
 CONTEXT = {"name": "Ada", "d": {"a": 1}, "k": "__class__", "items": [1, 2], "n": 3}
 
@@ -107,6 +109,38 @@ def test_the_catalogue_is_refused_in_the_html_part_too(settings, payload):
     settings.NOTIFICATION_RENDER_TIMEOUT_MS = 200
     with pytest.raises(ValidationError):
         render_parts({"html_body": payload}, CONTEXT)
+
+
+@pytest.mark.parametrize("name", SLOW_TEMPLATES)
+def test_no_expression_holds_a_render_past_its_deadline(settings, name):
+    settings.NOTIFICATION_RENDER_TIMEOUT_MS = 200
+    placeholders({"body": SLOW_TEMPLATES[name]})  # compiled, as when the template is saved
+    started = time.monotonic()
+    try:
+        render_parts({"body": SLOW_TEMPLATES[name]}, CONTEXT)
+    except ValidationError as err:
+        assert set(err.message_dict) == {"body"}
+    # The deadline plus one bounded step, with slack for a busy CI; `python -m bench.render_bound`
+    # measures how far past the deadline each one runs.
+    assert time.monotonic() - started < 0.2 + 1.0
+
+
+@pytest.mark.parametrize(("body", "refusal"), [
+    ("{% set a = 7 ** 7000 %}{{ a > 1 }}", "the result of '**'"),
+    ("{% set a = 7 ** 4000 %}{{ (a * a) > 1 }}", "the result of '*'"),
+    ("{% set a = 7 ** 4000 %}{{ [a, a]|sum + (a * 3) ** 2 > 1 }}", "the result of '**'"),
+    ("{{ (('f' * 4000)|int(base=16)) > 1 }}", "the result of |int"),
+    ("{{ (1).from_bytes(('f' * 2000).encode(), 'big') > 1 }}", "the result of from_bytes()"),
+])
+def test_integers_are_refused_before_they_outgrow_what_python_prints(body, refusal):
+    with pytest.raises(ValidationError) as excinfo:
+        render_parts({"body": body}, CONTEXT)
+    assert excinfo.value.message_dict == {"body": [f"Refused: {refusal} would have more than {MAX_INT_DIGITS} digits."]}
+
+
+def test_integers_as_long_as_python_prints_still_compute():
+    body = "{% set a = 10 ** 4299 %}{{ (a|string)|length }} {{ (a * 9 + a - a) // a }} {{ -a < 0 }} {{ 2 ** 10 }}"
+    assert render_parts({"body": body}, CONTEXT).body == "4300 9 True 1024"
 
 
 # Run in a child whose C stack is 512 KiB and whose recursion limit is 100,000: a render that leans on
