@@ -16,6 +16,7 @@ from logs_app.api import (
 from logs_app.trigger_api import TriggerCancelApi, TriggerCreateApi
 from preferences_app.api import DeviceDetailApi, DeviceListCreateApi, NotificationSettingsApi, PreferenceDetailApi
 from templates_app.api import TemplateDetailApi, TemplateListCreateApi, TemplateVersionListApi
+from webhooks_app.api import WebhookEndpointDetailApi, WebhookEndpointListCreateApi, WebhookEndpointSecretApi
 
 # Digits, as `int`; named apart so that the schema states each one's bounds (PATH_CONVERTER_OVERRIDES).
 register_converter(IntConverter, "user_id")
@@ -44,6 +45,10 @@ v1 = [
     path("preferences/<user_id:user_id>/devices/<id:device_id>/", DeviceDetailApi.as_view(), name="device"),
     path("users/<user_id:user_id>/export/", UserExportApi.as_view(), name="user-export"),
     path("users/<user_id:user_id>/erase/", UserEraseApi.as_view(), name="user-erase"),
+    path("webhooks/endpoints/", WebhookEndpointListCreateApi.as_view(), name="webhook-endpoints"),
+    path("webhooks/endpoints/<id:endpoint_id>/", WebhookEndpointDetailApi.as_view(), name="webhook-endpoint"),
+    path("webhooks/endpoints/<id:endpoint_id>/rotate-secret/", WebhookEndpointSecretApi.as_view(),
+         name="webhook-endpoint-secret"),
 ]
 
 urlpatterns = [

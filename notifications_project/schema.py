@@ -35,6 +35,7 @@ from logs_app import schema as logs
 from logs_app import trigger_schema as triggers
 from preferences_app import schema as preferences
 from templates_app import schema as templates
+from webhooks_app import schema as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ class Query:
     notification_kinds = _query(kinds.notification_kinds, Scope.READ)
     notification_kind = _query(kinds.notification_kind, Scope.READ)
     notification_topics = _query(topics.notification_topics, Scope.READ)
+    webhook_endpoints = _query(webhooks.webhook_endpoints, Scope.MANAGE)
+    webhook_endpoint = _query(webhooks.webhook_endpoint, Scope.MANAGE)
 
 
 @strawberry.type
@@ -137,6 +140,10 @@ class Mutation:
     subscribe_to_topic = _mutation(topics.subscribe_to_topic, Scope.MANAGE)
     unsubscribe_from_topic = _mutation(topics.unsubscribe_from_topic, Scope.MANAGE)
     delete_notification_topic = _mutation(topics.delete_notification_topic, Scope.MANAGE)
+    create_webhook_endpoint = _mutation(webhooks.create_webhook_endpoint, Scope.MANAGE)
+    update_webhook_endpoint = _mutation(webhooks.update_webhook_endpoint, Scope.MANAGE)
+    delete_webhook_endpoint = _mutation(webhooks.delete_webhook_endpoint, Scope.MANAGE)
+    rotate_webhook_endpoint_secret = _mutation(webhooks.rotate_webhook_endpoint_secret, Scope.MANAGE)
 
 
 # Errors ---------------------------------------------------------------------------------------

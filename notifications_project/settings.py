@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "preferences_app",
     "consent_app",
     "logs_app",
+    "webhooks_app",
 ]
 
 MIDDLEWARE = [
@@ -223,6 +224,11 @@ API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 300)
 # and a signed timestamp older than WEBHOOK_MAX_AGE_SECONDS is stale; both are refused with 403.
 WEBHOOK_REPLAY_WINDOW_SECONDS = env_int("WEBHOOK_REPLAY_WINDOW_SECONDS", 24 * 3600)
 WEBHOOK_MAX_AGE_SECONDS = env_int("WEBHOOK_MAX_AGE_SECONDS", 600)
+# Outbound webhooks (webhooks_app): http endpoints only when allowed (DEBUG by default), and never private,
+# loopback or link-local addresses unless allowed; a rotated secret keeps signing for the overlap.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
+WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 3600)
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
