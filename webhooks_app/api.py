@@ -6,16 +6,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys_app.models import Scope
-from notifications_project.api import (
-    INVALID_INPUT,
-    ApiView,
-    ErrorSerializer,
-    PageQuerySerializer,
-    StrictInputSerializer,
-    page_response,
-    paginated,
-)
-from notifications_project.pagination import paginate
+from kit.bodies import StrictInputSerializer
+from kit.errors import INVALID_INPUT, ErrorSerializer
+from kit.pagination import PageQuerySerializer, page_response, paginate, paginated
+from kit.views import ApiView
 
 from . import selectors, services
 from .models import EventType

@@ -7,7 +7,7 @@ import strawberry
 import strawberry_django
 from strawberry import Info
 
-from templates_app.schema import PaginationInfo, PaginationInput, page_of
+from kit.graphql import PaginationInfo, PaginationInput, page_of
 
 from . import models, selectors, services
 
