@@ -5,17 +5,22 @@ a signature (Twilio) or event id (ESPs) seen within WEBHOOK_REPLAY_WINDOW_SECOND
 timestamp older than WEBHOOK_MAX_AGE_SECONDS (Mailgun signs one), is answered 403 in the API's
 `{"detail", "status_code"}` shape and changes nothing, as is a forged request. Receipts also only
 move a log forward (see log_record_receipt), so even a replay that got through could not undo one.
+
+They fail closed: an ESP webhook whose callers cannot be authenticated as configured (no
+ANYMAIL_WEBHOOK_SECRET for the ESPs that only offer basic auth, no signing key for those that sign)
+answers 404 and changes nothing, as Twilio's does with no Twilio account configured.
 """
 
 import contextvars
 import functools
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from anymail import urls as anymail_urls
-from anymail.exceptions import AnymailWebhookValidationFailure
+from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.conf import settings
 from django.core.cache import cache
@@ -175,10 +180,53 @@ def anymail_tracking(sender, event: AnymailTrackingEvent, esp_name: str, **kwarg
                            error=f"{esp_name}: {error}" if error else "")
 
 
-# anymail's webhook URLs, each view wrapped: anymail answers a bad signature with a bare 400
-# (SuspiciousOperation); ours is a 403 in the API's error shape, and replays are refused too.
+def anymail_webhook_problem(view: Callable[..., HttpResponse]) -> str | None:
+    """Why an anymail webhook view cannot authenticate its callers as configured (None if it can).
+
+    Anymail itself accepts anyone when neither a basic-auth secret nor a signing key is set (with a
+    warning), and raises its configuration error only once a request arrives.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the "insecure webhook" warning: we refuse instead
+            instance = view.view_class(**view.view_initkwargs)
+    except AnymailConfigurationError as err:
+        return str(err).splitlines()[0]
+    if getattr(instance, "webhook_key", "") is None:  # Mandrill's signing key, checked only per request
+        return f"ANYMAIL_{instance.esp_name.upper()}_WEBHOOK_KEY is not set"
+    if instance.warn_if_no_basic_auth and not instance.basic_auth:
+        return "ANYMAIL_WEBHOOK_SECRET is not set"
+    return None
+
+
+def anymail_tracking_view(esp: str) -> Callable[..., HttpResponse] | None:
+    """Anymail's tracking webhook view for an ESP (as named in its backend's module), if it has one."""
+    names = {f"{esp}_tracking_webhook", f"{esp}_webhook"}
+    return next((pattern.callback for pattern in anymail_urls.urlpatterns if pattern.name in names), None)
+
+
+def _fail_closed(view: Callable[..., HttpResponse], guarded: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(guarded)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        problem = anymail_webhook_problem(view)
+        if problem is None:
+            try:
+                return guarded(request, *args, **kwargs)
+            except AnymailConfigurationError as err:  # a setting anymail only reads per request
+                problem = str(err).splitlines()[0]
+        logger.warning("webhook refused: not configured", extra={"path": request.path, "reason": problem})
+        return _refuse(404, f"This {view.view_class.esp_name} webhook is not configured.")
+
+    return checked
+
+
+# anymail's webhook URLs, each view wrapped: one that cannot authenticate its callers is a 404;
+# anymail answers a bad signature with a bare 400 (SuspiciousOperation), ours is a 403 in the API's
+# error shape, and replays are refused too.
 anymail_urlpatterns = (
-    [URLPattern(pattern.pattern, _guarded(pattern.callback, (AnymailWebhookValidationFailure, WebhookRefused)),
+    [URLPattern(pattern.pattern,
+                _fail_closed(pattern.callback,
+                             _guarded(pattern.callback, (AnymailWebhookValidationFailure, WebhookRefused))),
                 pattern.default_args, pattern.name)
      for pattern in anymail_urls.urlpatterns],
     anymail_urls.app_name,

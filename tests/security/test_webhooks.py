@@ -1,5 +1,6 @@
 """Webhooks: a forged, replayed or stale provider callback is refused with 403 and changes nothing."""
 
+import base64
 import time
 
 import pytest
@@ -120,3 +121,59 @@ def test_one_log_is_moved_once_by_many_duplicate_deliveries(client, fake_twilio,
     signature = twilio_signature(TWILIO_URL, params, fake_twilio.auth_token)
     codes = [post_twilio(client, params, signature).status_code for _ in range(5)]
     assert codes == [204, 403, 403, 403, 403]
+
+
+# Fail closed: an ESP webhook that cannot authenticate its callers -----------------------------
+
+POSTMARK_BOUNCE = {"RecordType": "Bounce", "Type": "HardBounce", "TypeCode": 1, "MessageID": "pm-1",
+                   "Email": "ada@example.com", "Description": "attacker's text", "Details": "forged",
+                   "BouncedAt": "2026-11-25T10:00:00Z"}
+
+
+def post_postmark(client, **headers):
+    return client.post("/webhooks/anymail/postmark/tracking/", POSTMARK_BOUNCE, content_type="application/json",
+                       **headers)
+
+
+def test_a_forged_receipt_is_refused_when_no_webhook_secret_is_set(client, settings):
+    settings.ANYMAIL = {}
+    log = NotificationLogFactory(type="email", status="sent", provider="postmark", provider_message_id="pm-1")
+    response = post_postmark(client)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "This Postmark webhook is not configured.", "status_code": 404}
+    log.refresh_from_db()
+    assert log.status == "sent"
+
+
+def test_a_receipt_with_the_webhook_secret_is_acted_on(client, settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "hook:secret"}
+    log = NotificationLogFactory(type="email", status="sent", provider="postmark", provider_message_id="pm-1")
+    assert post_postmark(client).status_code == 403  # no basic auth: a forgery
+    auth = "Basic " + base64.b64encode(b"hook:secret").decode()
+    assert post_postmark(client, HTTP_AUTHORIZATION=auth).status_code == 200
+    log.refresh_from_db()
+    assert log.status == "bounced"
+
+
+@pytest.mark.parametrize("esp", ["postmark", "sendgrid", "sparkpost", "brevo", "mailgun", "mailjet", "amazon_ses",
+                                 "mandrill", "resend", "postal"])
+def test_an_unconfigured_tracking_webhook_answers_404_in_the_error_shape(client, settings, esp, caplog):
+    settings.ANYMAIL = {}
+    path = "/webhooks/anymail/mandrill/" if esp == "mandrill" else f"/webhooks/anymail/{esp}/tracking/"
+    response = client.post(path, {}, content_type="application/json")
+    assert response.status_code == 404
+    assert response.json()["status_code"] == 404
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+def test_check_warns_of_an_esp_backend_without_a_webhook_secret_and_deploy_refuses_it(settings):
+    from django.core.checks import run_checks
+
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token"}
+    assert [m.id for m in run_checks() if m.id.endswith("003")] == ["notifications.W003"]
+    deploy = [m.id for m in run_checks(include_deployment_checks=True) if m.id.endswith("003")]
+    assert "notifications.E003" in deploy
+
+    settings.ANYMAIL = {"POSTMARK_SERVER_TOKEN": "token", "WEBHOOK_SECRET": "hook:secret"}
+    assert not [m for m in run_checks(include_deployment_checks=True) if m.id.endswith("003")]
