@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,12 +15,14 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
+from psycopg.errors import QueryCanceled
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 API_PATH_PREFIX = "/api/"
 DATABASE_RETRY_AFTER_SECONDS = 2
+STATEMENT_TIMEOUT_RETRY_AFTER_SECONDS = 10
 NON_FIELD_ERRORS = "non_field_errors"
 
 
@@ -112,6 +115,11 @@ def _error_answer(exc: Exception) -> Response | None:
         return Response(error_body(404, "Not found."), status=404)
     elif isinstance(exc, DjangoPermissionDenied):
         return Response(error_body(403, str(exc) or "Permission denied."), status=403)
+    elif is_statement_timeout(exc):
+        detail = (f"The request ran past its time limit of {settings.DATABASE_STATEMENT_TIMEOUT_MS} ms and was "
+                  "stopped; try again later, or ask for less (a narrower filter, a smaller page).")
+        return Response(error_body(503, detail), status=503,
+                        headers={"Retry-After": str(STATEMENT_TIMEOUT_RETRY_AFTER_SECONDS)})
     elif isinstance(exc, (OperationalError, InterfaceError)):
         # The database is unreachable or dropped the connection: nothing was accepted, and the next
         # request reconnects (conn_health_checks), so the client may simply try again.
@@ -132,6 +140,11 @@ def _error_answer(exc: Exception) -> Response | None:
         return None
     summary = "; ".join(f"{field}: {messages[0]}" for field, messages in errors.items()) or "Invalid input."
     return Response(error_body(code, summary, errors), status=code, headers=headers)
+
+
+def is_statement_timeout(error: BaseException | None) -> bool:
+    """Whether a database error is PostgreSQL cancelling a statement that ran past statement_timeout."""
+    return isinstance(error, OperationalError) and isinstance(error.__cause__, QueryCanceled)
 
 
 def _is_api_path(request: HttpRequest) -> bool:

@@ -31,6 +31,7 @@ from kinds_app import topics_schema as topics
 from kit.bodies import JSON_TOO_DEEP, body_too_large
 from kit.errors import graphql_error_response, not_found_detail
 from kit.ratelimit import rate_limit_hit
+from kit.timeouts import OperationDeadline, OperationTimedOut, is_statement_timeout, timeout_message
 from logs_app import schema as logs
 from logs_app import trigger_schema as triggers
 from preferences_app import schema as preferences
@@ -156,6 +157,7 @@ INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 RATE_LIMITED = "RATE_LIMITED"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+TIMEOUT = "TIMEOUT"
 
 
 def error_code(error: GraphQLError) -> str:
@@ -173,6 +175,8 @@ def error_code(error: GraphQLError) -> str:
         return FORBIDDEN
     if isinstance(original, RateLimited):
         return RATE_LIMITED
+    if isinstance(original, OperationTimedOut) or is_statement_timeout(original):
+        return TIMEOUT
     if isinstance(original, GraphQLError):  # raised by the GraphQL machinery itself, e.g. a bad variable
         return (original.extensions or {}).get("code", GRAPHQL_VALIDATION_FAILED)
     return INTERNAL_SERVER_ERROR
@@ -198,32 +202,43 @@ def client_error(error: GraphQLError) -> GraphQLError:
         message = not_found_detail(original)
     elif code == RATE_LIMITED and isinstance(original, RateLimited):
         extensions["retryAfter"] = original.retry_after
+    elif code == TIMEOUT:
+        message = str(original) if isinstance(original, OperationTimedOut) else timeout_message()
     elif code == INTERNAL_SERVER_ERROR:
         message = "Internal server error."
     return GraphQLError(message, nodes=error.nodes, source=error.source, positions=error.positions,
                         path=error.path, extensions=extensions)
 
 
+def _one_timeout(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors with every TIMEOUT after the first left out: each field not reached raised one."""
+    first = next((error for error in errors if error_code(error) == TIMEOUT), None)
+    return [error for error in errors if error is first or error_code(error) != TIMEOUT]
+
+
 class ErrorCodes(SchemaExtension):
-    """Rewrites every error of an operation into its client form (after they were logged)."""
+    """Rewrites every error of an operation into its client form (after they were logged); a timed-out
+    operation reports its timeout once, not once per field it did not reach."""
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [client_error(error) for error in result.errors]
+            result.errors = [client_error(error) for error in _one_timeout(result.errors)]
 
 
 class NotificationSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Log each error once, structured; only unexpected failures carry their traceback (to the log only)."""
         operation = execution_context.operation_name if execution_context else None
-        for error in errors:
+        for error in _one_timeout(errors):
             code = error_code(error)
             extra = {"graphql_operation": operation, "graphql_path": ".".join(map(str, error.path or [])) or None,
                      "error_code": code}
             if code == INTERNAL_SERVER_ERROR:
                 logger.error("GraphQL resolver failed: %s", error.message, exc_info=error.original_error, extra=extra)
+            elif code == TIMEOUT:
+                logger.warning("GraphQL operation stopped: %s", client_error(error).message, extra=extra)
             else:
                 logger.info("GraphQL request refused (%s): %s", code, client_error(error).message, extra=extra)
 
@@ -252,7 +267,7 @@ def _introspection() -> SchemaExtension:
 schema = NotificationSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[_depth_limit, _alias_limit, _token_limit, _introspection, ErrorCodes],
+    extensions=[_depth_limit, _alias_limit, _token_limit, _introspection, OperationDeadline, ErrorCodes],
     config=StrawberryConfig(scalar_map=logs.SCALARS),
 )
 

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "kit.middleware.RequestContextMiddleware",  # first: its id is on every later line
     "kit.middleware.SlashlessPathMiddleware",  # before CORS and limits read the path
+    "kit.timeouts.StatementTimeoutMiddleware",  # PostgreSQL's statement_timeout for API requests
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -137,6 +138,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable server fails in seconds (readiness answers 503) rather than at the OS's TCP timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+# On PostgreSQL, each statement of an API request (REST or GraphQL) is cancelled past this (0: no limit);
+# the admin, commands and workers keep the server's default (kit/timeouts.py).
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -328,6 +332,9 @@ GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
 GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 15)
 GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 2000)
 GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", True)
+# An operation running longer is stopped with a TIMEOUT error (0: no limit); on PostgreSQL its statements
+# also run under this statement_timeout when it is shorter than DATABASE_STATEMENT_TIMEOUT_MS.
+GRAPHQL_TIMEOUT_MS = env_int("GRAPHQL_TIMEOUT_MS", 5000)
 
 # REST API -----------------------------------------------------------------------------------
 

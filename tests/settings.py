@@ -13,6 +13,9 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STATIC_ROOT = None  # nothing is collected for tests; WhiteNoise serves from the finders
 WHITENOISE_USE_FINDERS = True
+# Inside a test's transaction every request would send its SET statement_timeout again (a rollback could undo
+# it), which the query counts would see; tests/ops/test_timeouts.py turns the timeout on.
+DATABASE_STATEMENT_TIMEOUT_MS = 0
 
 # The broker the real-worker integration tests use (CI sets it; unset, those tests are skipped).
 CELERY_TEST_BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "")
