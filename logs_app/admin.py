@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 
 from kit import pagination
 
-from .models import NotificationLog
+from .models import NotificationLog, ProviderCall
 from .selectors import log_provider_names, log_search_filter
 
 
@@ -58,6 +58,25 @@ class ProviderFilter(admin.SimpleListFilter):
         return queryset.filter(provider=self.value()) if self.value() else queryset
 
 
+class ProviderCallInline(admin.TabularInline):
+    """The log's provider calls, in the order they were made: read-only, like the log."""
+
+    model = ProviderCall
+    verbose_name = "provider call"
+    fields = ("attempt", "provider", "started_at", "duration_ms", "outcome", "error", "provider_message_id")
+    readonly_fields = fields
+    ordering = ("id",)
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(NotificationLog)
 class NotificationLogAdmin(admin.ModelAdmin):
     list_display = ("id", "user_id", "type", "status", "template_name", "provider", "attempts", "created_at",
@@ -70,6 +89,7 @@ class NotificationLogAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    inlines = (ProviderCallInline,)
     fieldsets = (
         (None, {"fields": ("user_id", "type", "status", "priority", "recipient")}),
         ("Template", {"fields": ("template", "template_name", "template_version")}),

@@ -20,7 +20,7 @@ from preferences_app.models import USER_ID_MAX, is_user_id
 from templates_app.models import NotificationType
 
 from . import privacy, selectors
-from .models import NotificationLog, NotificationStatus, Priority
+from .models import CallOutcome, NotificationLog, NotificationStatus, Priority
 from .pipeline.accept import notification_send
 from .pipeline.bulk import notification_send_bulk
 from .pipeline.request import idempotency_key_problem, send_cache_keys
@@ -55,6 +55,22 @@ class LogOutputSerializer(serializers.Serializer):
     delivered_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class ProviderCallOutputSerializer(serializers.Serializer):
+    attempt = serializers.IntegerField(help_text="The delivery attempt it was part of (1 is the first).")
+    provider = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    duration_ms = serializers.IntegerField(help_text="How long the provider took to answer.")
+    outcome = serializers.ChoiceField(choices=CallOutcome.choices)
+    error = serializers.CharField(help_text="The provider's reason; empty when it took the message.")
+    provider_message_id = serializers.CharField(help_text="The provider's id for the message; empty unless sent.")
+
+
+class LogDetailOutputSerializer(LogOutputSerializer):
+    provider_calls = ProviderCallOutputSerializer(
+        many=True, help_text="Every provider tried for this log, in order: an attempt fails over from one provider "
+                             "to the next, so it may hold several calls.")
 
 
 # Answers are built by `log_data`, not by LogOutputSerializer: a DRF serializer deep-copies its 23 fields
@@ -216,9 +232,12 @@ class NotificationDetailApi(ApiView):
     """One entry of the delivery log."""
 
     @extend_schema(operation_id="notifications_retrieve",
-                   responses={200: LogOutputSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such log.")})
+                   responses={200: LogDetailOutputSerializer,
+                              404: OpenApiResponse(ErrorSerializer, description="No such log.")})
     def get(self, request: Request, log_id: int) -> Response:
-        return Response(log_data(selectors.log_get(id=log_id)))
+        log = selectors.log_get(id=log_id)
+        calls = ProviderCallOutputSerializer(selectors.log_provider_calls(log_id=log.pk), many=True).data
+        return Response({**log_data(log), "provider_calls": calls})
 
 
 class UserExportOutputSerializer(serializers.Serializer):
@@ -228,7 +247,8 @@ class UserExportOutputSerializer(serializers.Serializer):
     devices = serializers.ListField(child=serializers.DictField(), help_text="Push devices: platform, token, active.")
     topics = serializers.ListField(child=serializers.CharField(), help_text="Keys of the topics the user is on.")
     notifications = serializers.ListField(child=serializers.DictField(),
-                                          help_text="Every notification log, oldest first, with its content.")
+                                          help_text="Every notification log, oldest first, with its content and "
+                                                    "provider calls.")
 
 
 class UserErasureOutputSerializer(serializers.Serializer):

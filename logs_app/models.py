@@ -165,3 +165,46 @@ class Trigger(models.Model):
 
     def __str__(self) -> str:
         return f"Trigger {self.id} of {self.kind_key}"
+
+
+class CallOutcome(models.TextChoices):
+    """How one call to a provider ended (notification_channels.base.CallOutcome)."""
+
+    SENT = "sent", "Sent"
+    TRANSIENT = "transient", "Failed for now"
+    TIMEOUT = "timeout", "Timed out"
+    PERMANENT = "permanent", "Refused"
+    INVALID_RECIPIENT = "invalid_recipient", "Invalid recipient"
+
+
+class ProviderCall(models.Model):
+    """One provider tried for a log: which, when, how long, how it ended (the audit of every attempt).
+
+    An attempt is one pass over the channel's providers in failover order, so an attempt may hold
+    several calls (a push log one per device and provider). Written by the delivery stage; removed
+    with its log (purge, erasure)."""
+
+    log = models.ForeignKey(NotificationLog, on_delete=models.CASCADE, related_name="provider_calls",
+                            db_index=False)  # indexed by (log, id) below
+    attempt = models.PositiveSmallIntegerField(help_text="The log's attempt this call was part of (1 is the first).")
+    provider = models.CharField(max_length=50)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(help_text="How long the provider took to answer, in milliseconds.")
+    outcome = models.CharField(max_length=20, choices=CallOutcome.choices)
+    error = models.TextField(blank=True, default="", help_text="The provider's reason, when it did not take it.")
+    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        db_table = "notification_provider_calls"
+        ordering = ["log", "id"]
+        indexes = [
+            # A log's calls in order, and the purge's deletes by ranges of log ids.
+            models.Index(fields=["log", "id"], name="ix_provider_calls_log"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(outcome__in=CallOutcome.values),
+                                   name="notification_provider_calls_outcome_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.outcome} (attempt {self.attempt} of log #{self.log_id})"

@@ -18,7 +18,7 @@ from preferences_app.categories import settings_get
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import validate_user_id
 
-from .models import FINAL_STATUSES, NotificationLog, NotificationStatus
+from .models import FINAL_STATUSES, NotificationLog, NotificationStatus, ProviderCall
 from .pipeline.events import LogChange, logs_changed_send
 
 logger = logging.getLogger(__name__)
@@ -69,10 +69,15 @@ def logs_purge(*, older_than_days: int, batch_size: int = 1000, pause_seconds: f
     start = _first_id_from(0, end)
     while start is not None:
         with transaction.atomic():
-            in_range = old.filter(pk__gte=start, pk__lt=min(start + batch_size, end))
+            stop = min(start + batch_size, end)
+            in_range = old.filter(pk__gte=start, pk__lt=stop)
             counts = {row["status"]: row["n"] for row in in_range.values("status").annotate(n=Count("id")).order_by()}
             if counts:
-                in_range.delete()
+                # The range's provider calls first, through their (log, id) index; then the logs in one
+                # DELETE (Django's cascade would read every log of the range back to find their calls).
+                ProviderCall.objects.filter(log_id__gte=start, log_id__lt=stop,
+                                            log__in=in_range.values("id")).delete()
+                in_range._raw_delete(in_range.db)
         deleted.update(counts)
         start = _first_id_from(start + batch_size, end)
         if pause_seconds and start is not None:
@@ -105,7 +110,13 @@ def _first_id_from(start: int, end: int) -> int | None:
 # Export ---------------------------------------------------------------------------------------
 
 
-def _log_record(log: NotificationLog) -> dict[str, Any]:
+def _call_record(call: ProviderCall) -> dict[str, Any]:
+    return {"attempt": call.attempt, "provider": call.provider, "started_at": _iso(call.started_at),
+            "duration_ms": call.duration_ms, "outcome": call.outcome, "error": call.error,
+            "provider_message_id": call.provider_message_id}
+
+
+def _log_record(log: NotificationLog, calls: list[ProviderCall]) -> dict[str, Any]:
     return {
         "id": log.pk, "channel": log.type, "status": log.status, "priority": log.priority,
         "template_name": log.template_name, "template_version": log.template_version,
@@ -114,6 +125,7 @@ def _log_record(log: NotificationLog) -> dict[str, Any]:
         "error_message": log.error_message, "metadata": log.notification_metadata,
         "scheduled_for": _iso(log.scheduled_for), "sent_at": _iso(log.sent_at),
         "delivered_at": _iso(log.delivered_at), "created_at": _iso(log.created_at), "updated_at": _iso(log.updated_at),
+        "provider_calls": [_call_record(call) for call in calls],
     }
 
 
@@ -145,13 +157,17 @@ def _user_profile(user_id: int) -> dict[str, Any]:
 def user_logs_export(*, user_id: int, chunk_size: int | None = None) -> Iterator[dict[str, Any]]:
     """A user's logs, oldest first, as JSON-ready records, read `chunk_size` at a time: each query continues
     from the last row of the one before through the (user_id, created_at, id) index (no OFFSET, and no
-    server-side cursor, so it also runs behind PgBouncer in transaction mode); EXPORT_CHUNK by default."""
+    server-side cursor, so it also runs behind PgBouncer in transaction mode); EXPORT_CHUNK by default.
+    Each record carries its log's provider calls, read in one query per chunk."""
     chunk_size = chunk_size or EXPORT_CHUNK
     logs = NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id")
     after = Q()
     while True:
         chunk = list(logs.filter(after)[:chunk_size])
-        yield from (_log_record(log) for log in chunk)
+        calls: dict[int, list[ProviderCall]] = {}
+        for call in ProviderCall.objects.filter(log_id__in=[log.pk for log in chunk]).order_by("log_id", "id"):
+            calls.setdefault(call.log_id, []).append(call)
+        yield from (_log_record(log, calls.get(log.pk, [])) for log in chunk)
         if len(chunk) < chunk_size:
             return
         last = chunk[-1]
@@ -202,7 +218,8 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
     First deletes the preferences with the contact points (email, phone), every push device and the user's
     place on topics' lists. Then the user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
     provider, status, template, times), so counts and the dashboard keep adding up: their user id becomes 0
-    and recipient, subject, bodies, metadata, error text and idempotency key are cleared. Pending logs are
+    and recipient, subject, bodies, metadata, error text and idempotency key are cleared, and the record of their
+    provider calls deleted. Pending logs are
     cancelled (status `suppressed`), since there is no one left to deliver them to. A log once anonymised no
     longer belongs to the user, so a run that stopped half way is finished by running it again.
     Raises ValidationError.
@@ -243,6 +260,7 @@ def _erase_logs(rows: list[tuple]) -> tuple[int, int]:
     """Anonymise the locked logs of one batch (rows of id, created_at, status, type, template_name, provider,
     batch_id) and cancel the pending ones among them. Returns (anonymised, cancelled)."""
     now = timezone.now()
+    ProviderCall.objects.filter(log_id__in=[row[0] for row in rows]).delete()  # their errors may name the address
     anonymised = NotificationLog.objects.filter(pk__in=[row[0] for row in rows]).update(
         user_id=ERASED_USER_ID, recipient="", subject="", body="", html_body="", notification_metadata=None,
         error_message=None, idempotency_key=None, updated_at=now)

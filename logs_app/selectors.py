@@ -16,7 +16,7 @@ from notification_channels import registry
 from notification_channels.base import Channel
 from templates_app.models import NotificationType
 
-from .models import NotificationLog, NotificationStatus
+from .models import NotificationLog, NotificationStatus, ProviderCall
 
 # Newest first; unique together, so a cursor names exactly one place in the list.
 LIST_ORDER = ("-created_at", "-id")
@@ -69,6 +69,11 @@ def log_page(*, page: int = 1, size: int = DEFAULT_PAGE_SIZE, cursor: str | None
 def log_get(*, id: int) -> NotificationLog:
     """One log. Raises NotificationLog.DoesNotExist."""
     return NotificationLog.objects.get(pk=id)
+
+
+def log_provider_calls(*, log_id: int) -> QuerySet[ProviderCall]:
+    """The provider calls made for a log, in the order they were made (the (log, id) index)."""
+    return ProviderCall.objects.filter(log_id=log_id).order_by("id")
 
 
 @dataclass(frozen=True)

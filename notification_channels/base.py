@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,6 +88,10 @@ class TransientError(ChannelError):
         self.retry_after = retry_after
 
 
+class ProviderTimeout(TransientError):
+    """The provider did not answer in time (it may still have taken the message)."""
+
+
 class PermanentError(ChannelError):
     """Retrying cannot help: the message, the account or the configuration is wrong."""
 
@@ -100,6 +106,45 @@ class InvalidRecipient(PermanentError):
     def __init__(self, message: str, *, deactivate: bool = False, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.deactivate = deactivate
+
+
+class CallOutcome(StrEnum):
+    """How one call to one provider ended."""
+
+    SENT = "sent"
+    TRANSIENT = "transient"
+    TIMEOUT = "timeout"
+    PERMANENT = "permanent"
+    INVALID_RECIPIENT = "invalid_recipient"
+
+
+@dataclass(frozen=True)
+class ProviderCall:
+    """One provider tried for one message: when, for how long, and how it ended (the audit of an attempt)."""
+
+    provider: str
+    started_at: dt.datetime
+    duration_ms: int
+    outcome: CallOutcome
+    error: ChannelError | None = None
+    message_id: str = ""
+
+    @classmethod
+    def of_error(cls, provider: str, started_at: dt.datetime, began: float, err: ChannelError) -> ProviderCall:
+        if isinstance(err, ProviderTimeout):
+            outcome = CallOutcome.TIMEOUT
+        elif isinstance(err, TransientError):
+            outcome = CallOutcome.TRANSIENT
+        elif isinstance(err, InvalidRecipient):
+            outcome = CallOutcome.INVALID_RECIPIENT
+        else:
+            outcome = CallOutcome.PERMANENT
+        return cls(provider=provider, started_at=started_at, duration_ms=_elapsed_ms(began), outcome=outcome,
+                   error=err)
+
+
+def _elapsed_ms(began: float) -> int:
+    return max(0, round((time.monotonic() - began) * 1000))
 
 
 class Provider:
@@ -214,20 +259,32 @@ class ChannelAdapter:
         """The providers to try for this message, in order."""
         return [provider for provider in self.providers if provider.serves(message)]
 
-    def send(self, message: Message) -> DeliveryResult:
+    def send(self, message: Message, *, calls: list[ProviderCall] | None = None) -> DeliveryResult:
+        """One pass over the providers; each provider tried is appended to `calls` when it is given."""
         candidates = self.candidates(message)
         if not candidates:
             where = f" for platform {message.platform!r}" if message.platform else ""
             raise PermanentError(f"no {self.channel} provider configured{where}")
         failures: list[TransientError] = []
         for provider in candidates:
+            started_at, began = dt.datetime.now(dt.UTC), time.monotonic()
             try:
-                return provider.send(message)
-            except TransientError as err:
+                result = provider.send(message)
+            except ChannelError as err:
+                if calls is not None:
+                    calls.append(ProviderCall.of_error(provider.name, started_at, began, err))
+                if not isinstance(err, TransientError):
+                    raise
                 logger.warning("%s failed transiently, trying the next provider: %s", provider, err)
                 failures.append(err)
                 if provider is not candidates[-1]:
                     provider_failed_over.send(type(self), channel=str(self.channel), provider=provider.name)
+            else:
+                if calls is not None:
+                    calls.append(ProviderCall(provider=result.provider or provider.name, started_at=started_at,
+                                              duration_ms=_elapsed_ms(began), outcome=CallOutcome.SENT,
+                                              message_id=result.message_id))
+                return result
         last = failures[-1]
         # Retry when the first provider says it may be back, not the last one.
         waits = [err.retry_after for err in failures if err.retry_after is not None]

@@ -24,6 +24,7 @@ from notification_channels.base import (
     Message,
     PermanentError,
     Provider,
+    ProviderTimeout,
     TransientError,
 )
 
@@ -98,6 +99,8 @@ def mail_error(err: Exception, provider: str) -> ChannelError:
         return _smtp_status_error(f"SMTP {err.smtp_code} {reply}", err.smtp_code, provider)
     if isinstance(err, smtplib.SMTPNotSupportedError | BadHeaderError):
         return PermanentError(str(err), provider=provider)
+    if isinstance(err, TimeoutError):
+        return ProviderTimeout(f"mail server did not answer in time: {err}", provider=provider)
     if isinstance(err, smtplib.SMTPException | OSError):
         # Disconnects, refused connections, timeouts: the server may be back soon.
         return TransientError(f"mail server unreachable: {err}", provider=provider)

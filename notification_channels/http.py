@@ -11,7 +11,14 @@ from typing import Any, ClassVar
 
 import httpx
 
-from notification_channels.base import DeliveryResult, Message, PermanentError, Provider, TransientError
+from notification_channels.base import (
+    DeliveryResult,
+    Message,
+    PermanentError,
+    Provider,
+    ProviderTimeout,
+    TransientError,
+)
 
 # Statuses that say "not now" rather than "never".
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -79,7 +86,7 @@ class HTTPProvider(Provider):
         try:
             response = self.client.send(request)
         except httpx.TimeoutException as err:
-            raise TransientError(f"timed out after {self.timeout:g}s", provider=self.name) from err
+            raise ProviderTimeout(f"timed out after {self.timeout:g}s", provider=self.name) from err
         except httpx.HTTPError as err:
             raise TransientError(f"connection failed: {err}", provider=self.name) from err
         if response.is_success:

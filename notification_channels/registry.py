@@ -23,7 +23,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from notification_channels.base import Channel, ChannelAdapter, DeliveryResult, Message, Provider
+from notification_channels.base import Channel, ChannelAdapter, DeliveryResult, Message, Provider, ProviderCall
 from notification_channels.email import EmailAdapter
 from notification_channels.push import PushAdapter
 from notification_channels.sms import SMSAdapter
@@ -91,14 +91,15 @@ def validate(message: Message) -> None:
     ADAPTERS[Channel(message.channel)].validate(message)
 
 
-def deliver(message: Message) -> DeliveryResult:
+def deliver(message: Message, *, calls: list[ProviderCall] | None = None) -> DeliveryResult:
     """One pass over the channel's providers in order (failover on transient errors, none on permanent ones).
 
     Raises the last ``TransientError`` when every provider failed transiently
     (``retry_after`` is the soonest any provider asked for), or the first
-    ``PermanentError``. Retrying with backoff is the caller's job.
+    ``PermanentError``. Retrying with backoff is the caller's job. Each provider tried is appended
+    to `calls` (a ``ProviderCall``: start, duration, outcome), when it is given.
     """
-    return adapter_for(message.channel).send(message)
+    return adapter_for(message.channel).send(message, calls=calls)
 
 
 def open_all() -> None:

@@ -15,7 +15,15 @@ from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    ConnectTimeoutError,
+    HTTPClientError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 from notification_channels.base import (
@@ -25,6 +33,7 @@ from notification_channels.base import (
     Message,
     PermanentError,
     Provider,
+    ProviderTimeout,
     TransientError,
 )
 
@@ -134,6 +143,8 @@ class SNSSMSProvider(Provider):
             raise self.error_for(err) from err
         except NoCredentialsError as err:
             raise PermanentError(f"no AWS credentials: {err}", provider=self.name) from err
+        except (ConnectTimeoutError, ReadTimeoutError) as err:
+            raise ProviderTimeout(f"SNS did not answer in {self.timeout:g}s: {err}", provider=self.name) from err
         except (ConnectionError, HTTPClientError) as err:
             raise TransientError(f"SNS unreachable: {err}", provider=self.name) from err
         except BotoCoreError as err:

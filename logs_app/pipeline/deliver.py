@@ -19,11 +19,13 @@ from kit import metrics
 from kit.logging import request_id_bound
 from notification_channels import registry
 from notification_channels.base import ChannelError, InvalidRecipient, PermanentError, TransientError
+from notification_channels.base import ProviderCall as Call
 from preferences_app.services import device_deactivate
 from templates_app.models import NotificationType
 from templates_app.rendering import RenderedMessage
 
-from ..models import NotificationLog, NotificationStatus
+from ..models import NotificationLog, NotificationStatus, ProviderCall
+from .calls import call_rows, calls_write, describe
 from .claim import lease_margin, logs_claim, logs_release
 from .events import log_change, logs_changed_listened, logs_changed_send
 from .messages import channel_message, push_targets
@@ -57,7 +59,7 @@ def retry_backoff_seconds(*, attempt: int, retry_after: float | None = None) -> 
     return max(delay, retry_after or 0)
 
 
-def _deliver_push(log: NotificationLog) -> tuple[str, str, dict]:
+def _deliver_push(log: NotificationLog, calls: list[Call]) -> tuple[str, str, dict]:
     """Send to each of the log's devices; deactivate the ones the platform says are gone.
 
     Returns (provider, message ids, per-device outcomes) if at least one device took it;
@@ -69,11 +71,11 @@ def _deliver_push(log: NotificationLog) -> tuple[str, str, dict]:
     for platform, token in targets:
         message = channel_message(channel="push", to=token, rendered=rendered, platform=platform, reference=str(log.pk))
         try:
-            result = registry.deliver(message)
+            result = registry.deliver(message, calls=calls)
         except TransientError as err:
             transient, outcomes[token[-8:]] = err, f"retry: {err}"
         except ChannelError as err:
-            permanent, outcomes[token[-8:]] = err, f"failed: {_describe(err)}"
+            permanent, outcomes[token[-8:]] = err, f"failed: {describe(err)}"
             if isinstance(err, InvalidRecipient) and err.deactivate and platform:
                 device_deactivate(platform=platform, token=token)
         else:
@@ -86,31 +88,31 @@ def _deliver_push(log: NotificationLog) -> tuple[str, str, dict]:
     raise permanent or PermanentError("The user has no active push device.", provider="")
 
 
-def _describe(err: ChannelError) -> str:
-    return f"{err} (code {err.code})" if err.code not in (None, "") and str(err.code) not in str(err) else str(err)
-
-
-def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = None) -> str:
+def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = None,
+                calls: list[ProviderCall] | None = None) -> str:
     """Deliver a claimed log once and record the outcome; returns the resulting status.
 
     Transient failures leave it pending with `scheduled_for` set to the end of its backoff
     (and queue it for then), until the attempts run out and it is `failed`. With `sent` given, a
-    success is not written at once but appended there, for the caller to write with the others
-    (`logs_mark_sent`); failures and retries are always written at once.
+    success is not written at once but appended there, and the rows of its provider calls to `calls`,
+    for the caller to write with the others (`logs_mark_sent`); failures and retries are always
+    written at once, with their calls.
     """
     metadata: dict[str, Any] = {}
+    made: list[Call] = []
     try:
         if log.type == NotificationType.PUSH:
-            provider, message_id, metadata["devices"] = _deliver_push(log)
+            provider, message_id, metadata["devices"] = _deliver_push(log, made)
         else:
             result = registry.deliver(channel_message(channel=log.type, to=log.recipient,
                                                rendered=RenderedMessage(log.subject, log.body, log.html_body),
-                                               reference=str(log.pk)))
+                                               reference=str(log.pk)), calls=made)
             provider, message_id, metadata = result.provider, result.message_id, dict(result.detail)
     except TransientError as err:
+        calls_write(call_rows(log=log, calls=made))
         if log.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
             _finish(log, status=NotificationStatus.FAILED, provider=err.provider,
-                    error_message=f"Gave up after {log.attempts} attempts: {_describe(err)}")
+                    error_message=f"Gave up after {log.attempts} attempts: {describe(err)}")
             metrics.notification_failed(channel=log.type, provider=err.provider)
             logger.warning("notification failed", extra={"log_id": log.pk, "attempts": log.attempts,
                                                          "provider": err.provider, "code": err.code})
@@ -120,7 +122,7 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
         queue_now = not settings.CELERY_TASK_ALWAYS_EAGER  # in process, `dispatch_due` releases retries
         NotificationLog.objects.filter(pk=log.pk, status=NotificationStatus.PENDING).update(
             scheduled_for=retry_at, lease_expires_at=None, provider=err.provider,
-            error_message=f"Attempt {log.attempts} failed: {_describe(err)}", queued_at=timezone.now() if queue_now else None,
+            error_message=f"Attempt {log.attempts} failed: {describe(err)}", queued_at=timezone.now() if queue_now else None,
             updated_at=timezone.now())
         if queue_now:
             logs_enqueue(log_ids=[log.pk], countdown=delay)
@@ -129,8 +131,9 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
                                                            "delay": round(delay, 2), "provider": err.provider})
         return NotificationStatus.PENDING
     except ChannelError as err:
-        _finish(log, status=NotificationStatus.FAILED, provider=err.provider, error_message=_describe(err))
-        suppression_after_send_error(channel=log.type, address=log.recipient, code=err.code, detail=_describe(err),
+        calls_write(call_rows(log=log, calls=made))
+        _finish(log, status=NotificationStatus.FAILED, provider=err.provider, error_message=describe(err))
+        suppression_after_send_error(channel=log.type, address=log.recipient, code=err.code, detail=describe(err),
                                      provider=err.provider)
         metrics.notification_failed(channel=log.type, provider=err.provider)
         logger.warning("notification failed", extra={"log_id": log.pk, "provider": err.provider, "code": err.code})
@@ -138,21 +141,29 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
     log.status, log.provider, log.provider_message_id = NotificationStatus.SENT, provider, message_id
     log.sent_at = log.updated_at = timezone.now()
     log.error_message, log.notification_metadata, log.lease_expires_at = None, metadata or None, None
-    if sent is not None:
-        sent.append(log)
+    rows = call_rows(log=log, calls=made)
+    if sent is None:
+        logs_mark_sent(logs=[log], calls=rows)
         return NotificationStatus.SENT
-    logs_mark_sent(logs=[log])
+    sent.append(log)
+    if calls is None:
+        calls_write(rows)
+    else:
+        calls.extend(rows)
     return NotificationStatus.SENT
 
 
-def logs_mark_sent(*, logs: list[NotificationLog], request_ids: Mapping[str, str] | None = None) -> None:
-    """Write the `sent` outcomes of delivered logs in one UPDATE; a log that is no longer pending
-    (a receipt or another worker moved it on) keeps its state.
+def logs_mark_sent(*, logs: list[NotificationLog], request_ids: Mapping[str, str] | None = None,
+                   calls: list[ProviderCall] | None = None) -> None:
+    """Write the `sent` outcomes of delivered logs in one UPDATE, and their provider calls in one INSERT
+    (one transaction); a log that is no longer pending (a receipt or another worker moved it on) keeps
+    its state, and its calls are recorded all the same.
 
     Plain SQL (UPDATE ... FROM a VALUES list, PostgreSQL and SQLite alike): the ORM's bulk_update
     builds a CASE per field and row, which costs more Python time than the statement saves.
     """
     if not logs:
+        calls_write(calls or [])
         return
     table, sent_at = NotificationLog._meta.db_table, NotificationLog._meta.get_field("sent_at")
     params: list[Any] = []
@@ -169,10 +180,11 @@ def logs_mark_sent(*, logs: list[NotificationLog], request_ids: Mapping[str, str
     listened = logs_changed_listened()
 
     def write() -> None:
-        with transaction.atomic() if listened else contextlib.nullcontext():
+        with transaction.atomic() if listened or calls else contextlib.nullcontext():
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 written = {row[0] for row in cursor.fetchall()}
+            calls_write(calls or [])
             if listened:
                 logs_changed_send(changes=[log_change(log, old_status=NotificationStatus.PENDING)
                                            for log in logs if log.pk in written])
@@ -214,7 +226,7 @@ def logs_deliver(*, log_ids: list[int], request_ids: Mapping[str, str] | None = 
 
     The claim is one short statement; then each message goes out through the process's pooled
     provider client with no transaction open, and the successes are written together, one UPDATE
-    per `SENT_WRITE_EVERY` messages (a worker lost in between leaves at most that many to be sent
+    per `SENT_WRITE_EVERY` messages, with one INSERT of their provider calls (a worker lost in between leaves at most that many to be sent
     again once their lease runs out). A send only starts while the lease has at least
     NOTIFICATION_LEASE_MARGIN_SECONDS left; otherwise the sends in hand are written and the rest
     of the batch is released for another task, so no log is sent by two workers at once.
@@ -223,22 +235,23 @@ def logs_deliver(*, log_ids: list[int], request_ids: Mapping[str, str] | None = 
     request_ids = request_ids or {}
     outcomes: dict[str, int] = {}
     sent: list[NotificationLog] = []
+    calls: list[ProviderCall] = []
     margin = lease_margin()
     try:
         claimed = logs_claim(log_ids=list(log_ids), now=timezone.now())
         for index, log in enumerate(claimed):
             if timezone.now() + margin > log.lease_expires_at:
-                logs_mark_sent(logs=sent, request_ids=request_ids)
-                sent = []
+                logs_mark_sent(logs=sent, request_ids=request_ids, calls=calls)
+                sent, calls = [], []
                 logs_release(logs=claimed[index:])
                 outcomes["released"] = len(claimed) - index
                 break
             with request_id_bound(request_ids.get(str(log.pk))):
-                status = log_deliver(log=log, sent=sent)
+                status = log_deliver(log=log, sent=sent, calls=calls)
             outcomes[status] = outcomes.get(status, 0) + 1
             if len(sent) >= SENT_WRITE_EVERY:
-                logs_mark_sent(logs=sent, request_ids=request_ids)
-                sent = []
+                logs_mark_sent(logs=sent, request_ids=request_ids, calls=calls)
+                sent, calls = [], []
     finally:
-        logs_mark_sent(logs=sent, request_ids=request_ids)
+        logs_mark_sent(logs=sent, request_ids=request_ids, calls=calls)
     return outcomes

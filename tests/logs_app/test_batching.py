@@ -48,8 +48,8 @@ def test_a_log_moved_on_while_its_batch_was_out_keeps_its_state(monkeypatch, dja
         first, second = accept(2)
     deliver = delivery.registry.deliver
 
-    def deliver_and_receipt(message):
-        result = deliver(message)
+    def deliver_and_receipt(message, **kwargs):
+        result = deliver(message, **kwargs)
         if message.reference == str(first):  # a receipt for the first lands before the batch is written
             NotificationLog.objects.filter(pk=first).update(status="delivered")
         return result
@@ -90,9 +90,9 @@ def test_a_batch_whose_lease_runs_short_releases_the_rest_unsent(monkeypatch, se
     monkeypatch.setattr(delivery.timezone, "now", lambda: clock["now"])
     deliver = delivery.registry.deliver
 
-    def slow_deliver(message):  # each send takes 50 s: the third would start with 20 s of lease left
+    def slow_deliver(message, **kwargs):  # each send takes 50 s: the third would start with 20 s of lease left
         clock["now"] += delivery.dt.timedelta(seconds=50)
-        return deliver(message)
+        return deliver(message, **kwargs)
 
     monkeypatch.setattr(delivery.registry, "deliver", slow_deliver)
     assert logs_deliver(log_ids=ids) == {"sent": 2, "released": 3}
