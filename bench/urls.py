@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from notifications_project.urls import handler404, handler500, urlpatterns as service_urlpatterns  # noqa: F401
+from notifications_project.urls import handler404, handler500  # noqa: F401
+from notifications_project.urls import urlpatterns as service_urlpatterns
 
 from .views import baseline_send
 
