@@ -41,8 +41,10 @@ class Stage:
     sweeper: Sweeper
     workers: list[Worker] = field(default_factory=list)
 
-    def start_worker(self, providers: dict[str, Any], concurrency: int = 2) -> Worker:
-        worker = Worker(env=worker_env(broker_url=self.broker.url, providers=providers, **WORKER_SETTINGS),
+    def start_worker(self, providers: dict[str, Any], concurrency: int = 2, **settings: str) -> Worker:
+        """A worker delivering through `providers`; `settings` override WORKER_SETTINGS in its environment."""
+        worker = Worker(env=worker_env(broker_url=self.broker.url, providers=providers,
+                                       **{**WORKER_SETTINGS, **settings}),
                         log_dir=self.log_dir, concurrency=concurrency)
         self.workers.append(worker)  # before start: a worker that half-started is still stopped
         worker.start()
