@@ -82,8 +82,9 @@ def main() -> int:
     bulk_users = 20_000 if options.quick else USERS
     RESULTS.mkdir(parents=True, exist_ok=True)
 
-    fake_port, web_port = free_port(), free_port()
+    fake_port, web_port, floor_port = free_port(), free_port(), free_port()
     fake_url, web = f"http://127.0.0.1:{fake_port}", f"http://127.0.0.1:{web_port}"
+    floor = f"http://127.0.0.1:{floor_port}/floor/send/"
     providers = {"sms": [{"BACKEND": "notification_channels.sms.TwilioSMSProvider",
                           "OPTIONS": {"account_sid": SID, "auth_token": TOKEN, "from_number": FROM,
                                       "base_url": fake_url}}]}
@@ -120,6 +121,12 @@ def main() -> int:
              "--workers", str(WEB_WORKERS), "--worker-class", "sync", "--backlog", "2048",
              "--log-level", "warning"], "gunicorn.log", env)
         wait_until(lambda: httpx.get(f"{web}/health/live").status_code == 200, 30, "gunicorn")
+        floor_server = processes.start(
+            [str(Path(PYTHON).parent / "gunicorn"), "bench.floor.wsgi", "--bind", f"127.0.0.1:{floor_port}",
+             "--workers", str(WEB_WORKERS), "--worker-class", "sync", "--backlog", "2048",
+             "--log-level", "warning"], "gunicorn-floor.log", env)
+        wait_until(lambda: socket.create_connection(("127.0.0.1", floor_port), timeout=0.2).close() or True,
+                   30, "the floor's gunicorn")
         headers = {"Authorization": f"Api-Key {key}"}
         body = json.dumps({"user_id": 0, "template_name": "bench_sms", "context": CONTEXT}).replace(
             '"user_id": 0', '"user_id": {user}')
@@ -131,30 +138,36 @@ def main() -> int:
             for user_id in range(1, ACCEPT_USERS + 1):
                 preference_get_or_create(user_id=user_id)
             # Warm both paths in every worker (imports, connections, compiled templates) before measuring.
+            wrk(floor, seconds=2, method="POST", body=body)
             wrk(f"{web}/bench/baseline/", seconds=2, method="POST", body=body)
             wrk(f"{web}/api/v1/notifications/", seconds=2, method="POST", body=body, key=key)
-            # The machine is shared: alternate short rounds of baseline and ours, so a slow spell hits both.
-            workers = children(gunicorn.pid)
+            # The machine is shared: alternate short rounds of the floor, the baseline and ours, so a slow
+            # spell hits all three. The floor is a minimal Django (bench/floor/); the baseline a bare view
+            # inside this project, behind its middleware.
+            workers, floor_workers = children(gunicorn.pid), children(floor_server.pid)
             if workers:
                 spy.record(workers[0], "accept-web", min(20, accept_seconds))
-            rounds: dict[str, list[dict[str, Any]]] = {"baseline": [], "ours": []}
+            rounds: dict[str, list[dict[str, Any]]] = {"floor": [], "baseline": [], "ours": []}
             for _ in range(ACCEPT_ROUNDS):
-                for side, url, key_used in (("baseline", f"{web}/bench/baseline/", ""),
-                                            ("ours", f"{web}/api/v1/notifications/", key)):
-                    cpu = cpu_seconds(workers)
+                for side, url, key_used, pids in (("floor", floor, "", floor_workers),
+                                                  ("baseline", f"{web}/bench/baseline/", "", workers),
+                                                  ("ours", f"{web}/api/v1/notifications/", key, workers)):
+                    cpu = cpu_seconds(pids)
                     run = wrk(url, seconds=accept_seconds // ACCEPT_ROUNDS, method="POST", body=body, key=key_used)
-                    run["cpu_ms_per_request"] = (cpu_seconds(workers) - cpu) * 1000 / max(1, run["requests"])
+                    run["cpu_ms_per_request"] = (cpu_seconds(pids) - cpu) * 1000 / max(1, run["requests"])
                     rounds[side].append(run)
-            baseline, ours = combine(rounds["baseline"]), combine(rounds["ours"])
+            floor_run, baseline, ours = (combine(rounds[side]) for side in ("floor", "baseline", "ours"))
             spy.wait()
             # Latency at half of our peak, and the bare view's at the same rate: how much of the tail is the machine.
             half = wrk(f"{web}/api/v1/notifications/", seconds=accept_seconds, method="POST", body=body, key=key,
                        rate=round(ours["rps"] / 2))
             half_baseline = wrk(f"{web}/bench/baseline/", seconds=accept_seconds, method="POST", body=body,
                                 rate=round(ours["rps"] / 2))
-            results["accept"] = {"baseline": baseline, "ours": ours, "half_peak": half, "rounds": rounds,
-                                 "half_peak_baseline": half_baseline,
-                                 "fraction": round(ours["rps"] / baseline["rps"], 3)}
+            half_floor = wrk(floor, seconds=accept_seconds, method="POST", body=body, rate=round(ours["rps"] / 2))
+            results["accept"] = {"floor": floor_run, "baseline": baseline, "ours": ours, "half_peak": half,
+                                 "rounds": rounds, "half_peak_baseline": half_baseline, "half_peak_floor": half_floor,
+                                 "fraction": round(ours["rps"] / baseline["rps"], 3),
+                                 "fraction_floor": round(ours["rps"] / floor_run["rps"], 3)}
 
         if "reads" not in skip:
             insert_read_logs()

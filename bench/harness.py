@@ -171,6 +171,9 @@ def prepare_database(env: dict[str, str]) -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:  # the floor's table (bench/floor/)
+        conn.execute("DROP TABLE IF EXISTS bench_floor_logs")
+        conn.execute("CREATE TABLE bench_floor_logs (LIKE notification_logs INCLUDING ALL)")
 
 
 def seed() -> str:
