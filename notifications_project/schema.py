@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.templatetags.static import static
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.django.context import StrawberryDjangoContext
@@ -276,6 +277,19 @@ schema = NotificationSchema(
 TRANSPORT_ERROR_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
 
 
+# GraphiQL's page loads these from a CDN; we serve the same files (notifications_project/static/graphiql/,
+# byte for byte what the page's integrity hashes name) so that it works without internet.
+GRAPHIQL_ASSETS = {
+    "https://unpkg.com/react@18.2.0/umd/react.production.min.js": "graphiql/react.production.min.js",
+    "https://unpkg.com/react-dom@18.2.0/umd/react-dom.production.min.js": "graphiql/react-dom.production.min.js",
+    "https://unpkg.com/js-cookie@3.0.5/dist/js.cookie.min.js": "graphiql/js.cookie.min.js",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.css": "graphiql/graphiql.min.css",
+    "https://unpkg.com/graphiql@3.8.3/graphiql.min.js": "graphiql/graphiql.min.js",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/style.css": "graphiql/plugin-explorer.css",
+    "https://unpkg.com/@graphiql/plugin-explorer@1.0.2/dist/index.umd.js": "graphiql/plugin-explorer.umd.js",
+}
+
+
 class NotificationGraphQLView(GraphQLView):
     """GraphiQL on a browser's GET; queries and mutations carry `Authorization: Api-Key <key>`.
 
@@ -295,6 +309,14 @@ class NotificationGraphQLView(GraphQLView):
         except HTTPException as err:
             return graphql_error_response(err.status_code, err.reason,
                                           code=TRANSPORT_ERROR_CODES.get(err.status_code, "BAD_REQUEST"))
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Strawberry's GraphiQL page, its scripts and styles served from our static files."""
+        html = super().graphql_ide_html
+        for remote, local in GRAPHIQL_ASSETS.items():
+            html = html.replace(remote, static(local))
+        return html
 
     def get_context(self, request: Any, response: Any) -> GraphQLContext:
         return GraphQLContext(request=request, response=response)
