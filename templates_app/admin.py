@@ -4,6 +4,7 @@ Saving goes through templates_app.services, so the admin keeps versions exactly 
 """
 
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -16,6 +17,26 @@ from .models import NotificationTemplate, TemplateVersion
 from .services import example_context, template_create, template_preview, template_update, template_validate
 
 
+def declared_variables(value: Any) -> Any:
+    """What the Variables box declares: nothing typed, or an empty object, derives them from the text
+    (the save and the live preview read the box alike)."""
+    return value or None
+
+
+def sample_context(*, declared: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """The preview's sample context: one entry per declared variable, the value typed for it if any,
+    else its example (so the sample follows the variables as they are declared)."""
+    examples = example_context(NotificationTemplate(variables=declared))
+    return {name: (given[name] if given and name in given else example) for name, example in examples.items()}
+
+
+class VariablesField(forms.JSONField):
+    """JSON, shown empty (not `null`) when nothing is declared."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 class NotificationTemplateForm(forms.ModelForm):
     class Meta:
         model = NotificationTemplate
@@ -26,10 +47,17 @@ class NotificationTemplateForm(forms.ModelForm):
             "html_body": forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField template-source"}),
             "variables": forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField template-source"}),
         }
+        labels = {"html_body": "HTML body"}
+        field_classes = {"variables": VariablesField}
         help_texts = {
             "variables": 'JSON: each placeholder with an example value, e.g. {"first_name": "Ada"}. '
-                         "Leave empty to derive the names from the text.",
+                         "Leave empty (or {}) to derive the names from the text.",
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None and not self.is_bound:
+            self.initial["variables"] = None  # an empty box derives them, as its help says
 
     def clean(self):
         data = super().clean()
@@ -38,7 +66,7 @@ class NotificationTemplateForm(forms.ModelForm):
         try:
             data["variables"] = template_validate(
                 type=data.get("type"), subject=data.get("subject"), body=data.get("body", ""),
-                html_body=data.get("html_body", ""), variables=data.get("variables") or None,
+                html_body=data.get("html_body", ""), variables=declared_variables(data.get("variables")),
             )
         except ValidationError as err:
             self.add_error(None, err)
@@ -91,12 +119,13 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
-        """Render the unsaved form text with a sample context; errors come back per field."""
+        """Render the unsaved form text with a sample context (answered back: it follows the declared
+        variables); errors come back per field."""
         if not (self.has_change_permission(request) or self.has_add_permission(request)):
             raise PermissionDenied
         errors = {}
         try:
-            variables = json.loads(request.POST.get("variables") or "null")
+            variables = declared_variables(json.loads(request.POST.get("variables") or "null"))
         except json.JSONDecodeError as err:
             errors["variables"] = [f"Not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})."]
         try:
@@ -107,13 +136,12 @@ class NotificationTemplateAdmin(admin.ModelAdmin):
             errors["context"] = [f"Not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})."]
         if errors:
             return JsonResponse({"ok": False, "errors": errors})
+        text = {"type": request.POST.get("type", ""), "subject": request.POST.get("subject") or None,
+                "body": request.POST.get("body", ""), "html_body": request.POST.get("html_body", "")}
         try:
-            rendered = template_preview(
-                type=request.POST.get("type", ""), subject=request.POST.get("subject") or None,
-                body=request.POST.get("body", ""), html_body=request.POST.get("html_body", ""),
-                variables=variables, context=context,
-            )
+            context = sample_context(declared=template_validate(**text, variables=variables), given=context)
+            rendered = template_preview(**text, variables=variables, context=context)
         except ValidationError as err:
             return JsonResponse({"ok": False, "errors": err.message_dict})
         return JsonResponse({"ok": True, "subject": rendered.subject, "body": rendered.body,
-                             "html_body": rendered.html_body})
+                             "html_body": rendered.html_body, "context": context})

@@ -53,18 +53,21 @@ def template_validate(*, type: str, subject: str | None, body: str, html_body: s
         raise ValidationError(errors)
 
     declared = _normalise_variables(variables)
-    used = set().union(*placeholders({"subject": subject, "body": body, HTML_PART: html_body}).values())
+    by_part = placeholders({"subject": subject, "body": body, HTML_PART: html_body})
+    used = set().union(*by_part.values())
     if declared is None:
         return {name: None for name in sorted(used)}
-    undeclared = sorted(used - set(declared))
-    unused = sorted(set(declared) - used)
-    if undeclared or unused:
-        problems = []
+    # An undeclared name is the fault of the text that uses it; an unused declaration, of the variables.
+    for part, names in by_part.items():
+        undeclared = sorted(names - set(declared))
         if undeclared:
-            problems.append(f"used but not declared: {', '.join(undeclared)}")
-        if unused:
-            problems.append(f"declared but not used: {', '.join(unused)}")
-        raise ValidationError({"variables": f"Variables and placeholders disagree ({'; '.join(problems)})."})
+            errors[part] = (f"Uses a name the variables do not declare: {', '.join(undeclared)} (declare it "
+                            "there, or leave the variables out to derive them from the text).")
+    unused = sorted(set(declared) - used)
+    if unused:
+        errors["variables"] = f"Declared but not used: {', '.join(unused)} (no placeholder names it)."
+    if errors:
+        raise ValidationError(errors)
     return declared
 
 

@@ -1,6 +1,7 @@
 """The admin console as a staff member and as a stranger sees it."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
@@ -76,14 +77,49 @@ def preview(admin_client, **fields):
 
 def test_preview_renders_unsaved_text(admin_client):
     assert preview(admin_client, html_body="<b>{{ name }}</b>") == {
-        "ok": True, "subject": "Hi Ada", "body": "Hello Ada", "html_body": "<b>Ada</b>"}
+        "ok": True, "subject": "Hi Ada", "body": "Hello Ada", "html_body": "<b>Ada</b>", "context": {"name": "Ada"}}
 
 
 def test_preview_shows_render_errors_inline(admin_client):
-    result = preview(admin_client, body="Hello {{ name }}, code {{ code }}")
-    assert result == {"ok": False, "errors": {"context": ["Missing variable: code"]}}
     assert preview(admin_client, context="{not json")["errors"]["context"][0].startswith("Not valid JSON")
     assert "body" in preview(admin_client, body="{% if %}")["errors"]
+
+
+def test_the_sample_context_follows_the_declared_variables(admin_client):
+    """A variable declared after the page loaded joins the sample with its example; one no longer
+    declared leaves it; values typed for the others are kept."""
+    result = preview(admin_client, body="Hello {{ name }}, code {{ code }}",
+                     variables=json.dumps({"name": "Grace", "code": "4711"}),
+                     context=json.dumps({"name": "Ada", "product": "Acme"}))
+    assert result["ok"] and result["context"] == {"name": "Ada", "code": "4711"}
+    assert result["body"] == "Hello Ada, code 4711"
+    derived = preview(admin_client, body="Hello {{ name }}, code {{ code }}", context=json.dumps({"name": "Ada"}))
+    assert derived["context"] == {"name": "Ada", "code": "<code>"}
+
+
+@pytest.mark.parametrize("variables", ["", "{}"])
+def test_preview_and_save_read_empty_variables_alike(admin_client, variables):
+    """An empty Variables box and {} both derive the names from the text, in the preview and on save."""
+    assert preview(admin_client, variables=variables)["ok"]
+    response = admin_client.post(reverse("admin:templates_app_notificationtemplate_add"), {
+        "name": f"derived{len(variables)}", "type": "email", "subject": "Hi {{ name }}", "body": "Hello {{ name }}",
+        "html_body": "", "variables": variables, "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0",
+        "versions-MIN_NUM_FORMS": "0", "versions-MAX_NUM_FORMS": "1000"})
+    assert response.status_code == 302, response.content
+    assert NotificationTemplate.objects.get(name=f"derived{len(variables)}").variables == {"name": None}
+
+
+def test_preview_blames_the_text_for_an_undeclared_name(admin_client):
+    errors = preview(admin_client, subject="Hi", body="Hello {{ nme }}", variables=json.dumps({"name": "Ada"}))["errors"]
+    assert "nme" in errors["body"][0] and "subject" not in errors
+    assert errors["variables"] == ["Declared but not used: name (no placeholder names it)."]
+
+
+def test_the_add_page_starts_with_empty_variables_and_no_errors(admin_client):
+    page = admin_client.get(reverse("admin:templates_app_notificationtemplate_add")).content.decode()
+    assert re.search(r'<textarea name="variables"[^>]*>\s*</textarea>', page)
+    assert 'class="errorlist"' not in page.split('id="template-preview"')[0]
+    assert ">HTML body" in page
 
 
 def test_preview_needs_staff(client):

@@ -52,8 +52,9 @@ def test_update_keeps_examples_of_variables_still_used():
 
 
 @pytest.mark.parametrize("overrides, field, message", [
-    ({"variables": {"name": "Ada", "extra": 1}}, "variables", "declared but not used: extra"),
-    ({"body": "{{ name }} {{ surprise }}"}, "variables", "used but not declared: surprise"),
+    ({"variables": {"name": "Ada", "extra": 1}}, "variables", "Declared but not used: extra"),
+    ({"body": "{{ name }} {{ surprise }}"}, "body", "the variables do not declare: surprise"),
+    ({"subject": "Hi {{ nme }}"}, "subject", "the variables do not declare: nme"),
     ({"subject": ""}, "subject", "Email templates need a subject."),
     ({"type": "sms", "html_body": "<p>{{ name }}</p>"}, "html_body", "Only email templates have an HTML body."),
     ({"type": "fax"}, "type", "Must be one of: email, sms, push."),
