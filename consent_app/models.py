@@ -38,6 +38,11 @@ class Suppression(models.Model):
             models.CheckConstraint(condition=models.Q(reason__in=SuppressionReason.values),
                                    name="suppressions_reason_valid"),
         ]
+        indexes = [
+            # The REST list, newest first, and the cursor that continues it; an address looked up whole.
+            models.Index(fields=["-created_at", "-id"], name="ix_suppressions_recent"),
+            models.Index(fields=["address"], name="ix_suppressions_address"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.address} ({self.get_reason_display()})"

@@ -1,8 +1,11 @@
 """Reading the suppression list: is an address on it, which of many are, and the operator's list."""
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Q, QuerySet
+
+from kit.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
 
 from .models import Suppression, SuppressionChannel
 
@@ -41,11 +44,28 @@ def suppression_reason(*, channel: str, address: str) -> str | None:
     return suppressed_among(channel=channel, addresses=[address]).get(address)
 
 
-def suppression_list(*, channel: str | None = None, search: str = "") -> QuerySet[Suppression]:
-    """The suppression list, newest first; `search` matches part of the address."""
+# Newest first; the (created_at, id) index serves the list and the cursor that continues it.
+LIST_ORDER = ("-created_at", "-id")
+
+
+def suppression_list(*, channel: str | None = None, search: str = "", address: str = "",
+                     reason: str | None = None) -> QuerySet[Suppression]:
+    """The suppression list, newest first; `search` matches part of the address, `address` the whole of it
+    (an email in any case)."""
     suppressions = Suppression.objects.all()
     if channel:
         suppressions = suppressions.filter(channel=channel)
+    if reason:
+        suppressions = suppressions.filter(reason=reason)
+    if address:
+        address = address.strip()
+        suppressions = suppressions.filter(address__in={address, address.lower()})
     if search:
         suppressions = suppressions.filter(Q(address__icontains=search.strip()))
-    return suppressions.order_by("-created_at", "-id")
+    return suppressions.order_by(*LIST_ORDER)
+
+
+def suppression_page(*, page: int = 1, size: int = DEFAULT_PAGE_SIZE, cursor: str | None = None,
+                     **filters: Any) -> KeysetPage:
+    """One page of the suppression list (filters as suppression_list), by page number or by cursor."""
+    return paginate_keyset(suppression_list(**filters), keys=LIST_ORDER, page=page, size=size, cursor=cursor)

@@ -38,12 +38,14 @@ def suppression_add(*, channel: str, address: str, reason: str, detail: str = ""
     return suppression
 
 
-def suppression_remove(*, suppression_id: int) -> None:
-    """Take an entry off the list, so sends reach the address again. Raises Suppression.DoesNotExist."""
+def suppression_remove(*, suppression_id: int, source: str = "admin") -> None:
+    """Take an entry off the list, so sends reach the address again; `source` says who (admin, api).
+    Raises Suppression.DoesNotExist."""
     suppression = Suppression.objects.get(pk=suppression_id)
     suppression.delete()
     SoftBounceStreak.objects.filter(address=suppression.address).delete()
-    logger.info("suppression removed", extra={"channel": suppression.channel, "reason": suppression.reason})
+    logger.info("suppression removed", extra={"channel": suppression.channel, "reason": suppression.reason,
+                                              "source": source})
 
 
 def soft_bounce_record(*, address: str, detail: str = "", source: str = "") -> Suppression | None:

@@ -4,6 +4,7 @@ from django.urls import include, path, register_converter
 from django.urls.converters import IntConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from consent_app.api import SuppressionDetailApi, SuppressionListApi
 from kinds_app.api import CategoryDetailApi, CategoryListCreateApi, KindDetailApi, KindListCreateApi
 from kinds_app.topics_api import TopicDetailApi, TopicListCreateApi, TopicSubscribersApi, TopicUnsubscribeApi
 from logs_app.api import (
@@ -43,6 +44,8 @@ v1 = [
     path("preferences/<user_id:user_id>/settings/", NotificationSettingsApi.as_view(), name="notification-settings"),
     path("preferences/<user_id:user_id>/devices/", DeviceListCreateApi.as_view(), name="devices"),
     path("preferences/<user_id:user_id>/devices/<id:device_id>/", DeviceDetailApi.as_view(), name="device"),
+    path("suppressions/", SuppressionListApi.as_view(), name="suppressions"),
+    path("suppressions/<id:suppression_id>/", SuppressionDetailApi.as_view(), name="suppression"),
     path("users/<user_id:user_id>/export/", UserExportApi.as_view(), name="user-export"),
     path("users/<user_id:user_id>/erase/", UserEraseApi.as_view(), name="user-erase"),
     path("webhooks/endpoints/", WebhookEndpointListCreateApi.as_view(), name="webhook-endpoints"),
