@@ -8,6 +8,7 @@ from notification_channels import registry
 
 from .pipeline.bulk import bulk_send_enqueue
 from .pipeline.deliver import logs_deliver
+from .pipeline.lanes import Lane, lane_bound
 from .pipeline.queue import BULK_SEND_ENQUEUE_TASK, DELIVER_TASK, SWEEP_TASK, TRIGGER_ENQUEUE_TASK
 from .pipeline.sweep import logs_sweep_due
 from .pipeline.trigger import trigger_enqueue
@@ -20,19 +21,27 @@ def deliver_logs(self, log_ids: list[int]) -> dict[str, int]:
     The message's `request_ids` header (log id -> request id) puts each log's lines under its request.
     """
     request_ids = getattr(self.request, "request_ids", None)
-    return logs_deliver(log_ids=log_ids, request_ids=request_ids if isinstance(request_ids, dict) else None)
+    with lane_bound(_lane(self)):  # a retry or a released log is queued again in the lane it came in
+        return logs_deliver(log_ids=log_ids, request_ids=request_ids if isinstance(request_ids, dict) else None)
 
 
-@shared_task(name=BULK_SEND_ENQUEUE_TASK, ignore_result=True)
-def enqueue_batch(batch_id: str) -> None:
-    """Queue the delivery tasks of a committed bulk send (its pending, unscheduled logs)."""
-    bulk_send_enqueue(batch_id=batch_id)
+@shared_task(name=BULK_SEND_ENQUEUE_TASK, ignore_result=True, bind=True)
+def enqueue_batch(self, batch_id: str, after_id: int = 0) -> None:
+    """Queue the delivery tasks of a committed bulk send (its pending, unscheduled logs), a turn at a time."""
+    bulk_send_enqueue(batch_id=batch_id, after_id=after_id, lane=_lane(self))
 
 
-@shared_task(name=TRIGGER_ENQUEUE_TASK, ignore_result=True)
-def enqueue_trigger(trigger_id: str) -> None:
-    """Queue the delivery tasks of a committed trigger (its pending, unscheduled logs)."""
-    trigger_enqueue(trigger_id=trigger_id)
+@shared_task(name=TRIGGER_ENQUEUE_TASK, ignore_result=True, bind=True)
+def enqueue_trigger(self, trigger_id: str, after_id: int = 0) -> None:
+    """Queue the delivery tasks of a committed trigger (its pending, unscheduled logs), a turn at a time."""
+    trigger_enqueue(trigger_id=trigger_id, after_id=after_id, lane=_lane(self))
+
+
+def _lane(task) -> Lane | None:
+    """The lane a task message came in (its `lane` header; run in process, Celery keeps the headers apart);
+    None for messages from before lanes."""
+    lane = getattr(task.request, "lane", None) or (getattr(task.request, "headers", None) or {}).get("lane")
+    return Lane(lane) if lane in Lane._value2member_map_ else None
 
 
 @shared_task(name=SWEEP_TASK, ignore_result=True)

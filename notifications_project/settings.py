@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Queue
 
 from kit.logging import logging_config
 
@@ -167,12 +168,27 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 4)
+# One message per worker process at a time: an urgent task never waits in a worker's buffer behind bulk ones.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+# Delivery lanes (logs_app/pipeline/lanes.py): urgent and bulk deliveries in queues of their own. A worker
+# started without -Q (or WORKER_QUEUES) takes both, urgent first in turn; a bulk worker takes `-Q <bulk queue>`.
+# Off: one queue (Celery's "celery"), first in, first out.
+NOTIFICATION_LANES = env_bool("NOTIFICATION_LANES", True)
+NOTIFICATION_URGENT_QUEUE = os.environ.get("NOTIFICATION_URGENT_QUEUE") or "notifications.urgent"
+NOTIFICATION_BULK_QUEUE = os.environ.get("NOTIFICATION_BULK_QUEUE") or "notifications.bulk"
+# A bulk send or trigger queues this many delivery tasks per turn; fan-outs running together take turns.
+NOTIFICATION_BULK_TURN_BATCHES = env_int("NOTIFICATION_BULK_TURN_BATCHES", 10)
+# Quorum queues on RabbitMQ (replicated, at-least-once); the argument means nothing to Redis, which ignores it.
+_QUEUE_ARGUMENTS = {"x-queue-type": "quorum"}
+CELERY_TASK_DEFAULT_QUEUE = NOTIFICATION_URGENT_QUEUE if NOTIFICATION_LANES else "celery"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name, queue_arguments=_QUEUE_ARGUMENTS) for name in (
+    (NOTIFICATION_URGENT_QUEUE, NOTIFICATION_BULK_QUEUE) if NOTIFICATION_LANES else ("celery",))]
 
 # The sweep hands due and orphaned pending logs to the queue; beat runs it this often.
 NOTIFICATION_SWEEP_INTERVAL_SECONDS = env_int("NOTIFICATION_SWEEP_INTERVAL_SECONDS", 10)

@@ -62,10 +62,11 @@ class Worker:
 
     count = 0
 
-    def __init__(self, *, env: dict[str, str], log_dir: Path, concurrency: int = 2, loglevel: str = "WARNING") -> None:
+    def __init__(self, *, env: dict[str, str], log_dir: Path, concurrency: int = 2, loglevel: str = "WARNING",
+                 queues: str = "") -> None:
         Worker.count += 1
         self.name = f"worker{Worker.count}@{socket.gethostname()}"
-        self.env, self.concurrency, self.loglevel = env, concurrency, loglevel
+        self.env, self.concurrency, self.loglevel, self.queues = env, concurrency, loglevel, queues
         self.log = log_dir / f"worker{Worker.count}.log"
         self.process: subprocess.Popen | None = None
 
@@ -73,7 +74,7 @@ class Worker:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "notifications_project", "worker", "-n", self.name,
              "--concurrency", str(self.concurrency), "--without-heartbeat", "--without-mingle", "--without-gossip",
-             "--loglevel", self.loglevel],
+             "--loglevel", self.loglevel, *(["-Q", self.queues] if self.queues else [])],
             cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
         ready = wait_for(lambda: self.process.poll() is not None
                          or bool(celery_app.control.ping(destination=[self.name], timeout=0.5)), 40, 0.1)

@@ -21,7 +21,8 @@ from templates_app.models import NotificationType
 
 from ..models import BulkSend, NotificationLog, NotificationStatus, Priority
 from .events import LogChange, logs_changed_listened, logs_changed_send
-from .queue import BULK_SEND_ENQUEUE_TASK, chunks, logs_enqueue, task_publish
+from .lanes import Lane, lane_for
+from .queue import BULK_SEND_ENQUEUE_TASK, chunks, logs_enqueue_turn, task_publish
 from .request import (SUPPRESSED, SendRequest, idempotency_key_earlier, send_request_check, send_schedule,
                       text_validate_once)
 
@@ -87,7 +88,7 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
                                         accepted=counts[NotificationStatus.PENDING],
                                         suppressed=counts[NotificationStatus.SUPPRESSED],
                                         failed=counts[NotificationStatus.FAILED])
-            transaction.on_commit(lambda: _enqueue_later(batch_id))
+            transaction.on_commit(lambda: _enqueue_later(batch_id, lane=_lane(request.priority)))
     except IntegrityError:
         # The same key arrived twice at once: the other request's bulk send stands, and this one wrote nothing.
         earlier = BulkSend.objects.filter(client=client, idempotency_key=idempotency_key).first()
@@ -187,18 +188,23 @@ def _bulk_changes(rows: list[tuple], *, batch_id: uuid.UUID) -> list[LogChange]:
                       idempotency_key=None, batch_id=batch_id) for row in rows]
 
 
-def _enqueue_later(batch_id: uuid.UUID) -> None:
+def _enqueue_later(batch_id: uuid.UUID, *, lane: Lane) -> None:
     """Queue the batch's fan-out as one task: the worker, not the request, publishes its delivery tasks."""
     try:
-        task_publish(name=BULK_SEND_ENQUEUE_TASK, args=[str(batch_id)])
+        task_publish(name=BULK_SEND_ENQUEUE_TASK, args=[str(batch_id)], lane=lane)
     except Exception as err:  # as in `logs_enqueue`: the logs are committed, and the sweep will queue them
         logger.warning("could not queue a bulk send; the sweep will retry",
                        extra={"batch_id": str(batch_id), "error": type(err).__name__})
 
 
-def bulk_send_enqueue(*, batch_id: uuid.UUID | str) -> None:
-    """Queue a bulk send's pending, unscheduled logs for delivery, in task-sized batches."""
-    ids = (NotificationLog.objects.filter(batch_id=batch_id, status=NotificationStatus.PENDING,
-                                          scheduled_for__isnull=True)
-           .values_list("id", flat=True).order_by("id").iterator(chunk_size=BULK_CHUNK))
-    logs_enqueue(log_ids=ids)
+def _lane(priority: str) -> Lane:
+    return lane_for(priority=priority, recipients=2)  # a bulk send is a send to many, whoever is on it
+
+
+def bulk_send_enqueue(*, batch_id: uuid.UUID | str, after_id: int = 0, lane: Lane | None = None) -> None:
+    """Queue a bulk send's pending, unscheduled logs with ids past `after_id` for delivery in `lane` (the
+    fan-out task's own), in task-sized batches, one turn at a time (queue.logs_enqueue_turn)."""
+    pending = NotificationLog.objects.filter(batch_id=batch_id, status=NotificationStatus.PENDING,
+                                             scheduled_for__isnull=True)
+    logs_enqueue_turn(pending=pending, lane=lane or Lane.BULK, continuation=BULK_SEND_ENQUEUE_TASK,
+                      key=str(batch_id), after_id=after_id)

@@ -1,19 +1,23 @@
-"""Queueing committed logs for delivery: delivery tasks published by name, in batches, and the
-publisher thread that batches single sends.
+"""Queueing committed logs for delivery: delivery tasks published by name, in batches, to their lane's
+queue (lanes.py); a bulk fan-out in turns; and the publisher thread that batches single sends.
 
 The pipeline publishes tasks by name and never imports `logs_app.tasks` (the tasks import the
 pipeline); the names are the wire names of the task messages, so they do not change.
 """
 
 import logging
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from kit.logging import get_request_id, request_id_bound
 
+from .lanes import Lane, current_lane, queue_for
 from .publisher import Publisher
 
 logger = logging.getLogger(__name__)
@@ -35,10 +39,14 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def task_publish(*, name: str, args: list[Any], **options: Any) -> None:
-    """Queue the task called `name`, or run it at once when tasks run in process: Celery's eager
-    `apply_async` would still open a producer on the broker there is none of, and kombu would warn
-    "No hostname was supplied"."""
+def task_publish(*, name: str, args: list[Any], lane: Lane | None = None, **options: Any) -> None:
+    """Queue the task called `name` in `lane`'s queue (its `lane` header says which), or run it at once
+    when tasks run in process: Celery's eager `apply_async` would still open a producer on the broker
+    there is none of, and kombu would warn "No hostname was supplied"."""
+    if lane is not None:
+        options["headers"] = {**(options.get("headers") or {}), "lane": str(lane)}
+        if queue := queue_for(lane):
+            options["queue"] = queue
     if settings.CELERY_TASK_ALWAYS_EAGER:
         current_app.tasks[name].apply(args=args, headers=options.get("headers"))
     else:
@@ -46,15 +54,17 @@ def task_publish(*, name: str, args: list[Any], **options: Any) -> None:
 
 
 def logs_enqueue(*, log_ids: Iterable[int], countdown: float | None = None,
-                 request_ids: Mapping[int, str] | None = None) -> None:
-    """Hand logs to the delivery task in batches. A broker outage is logged, not raised:
-    the logs are committed, and the sweep queues them again once the broker is back.
+                 request_ids: Mapping[int, str] | None = None, lane: Lane | None = None) -> None:
+    """Hand logs to the delivery task in batches, in `lane` (by default the lane of the task running
+    now, so a retry stays in its lane; else urgent). A broker outage is logged, not raised: the logs
+    are committed, and the sweep queues them again once the broker is back.
 
     `request_ids` names the API request behind each log, for the worker's log lines about it
     (the task message carries them in its `request_ids` header).
     """
+    lane = lane or current_lane() or Lane.URGENT
     for batch in chunks(log_ids, settings.NOTIFICATION_TASK_BATCH_SIZE):
-        options: dict[str, Any] = {"countdown": countdown}
+        options: dict[str, Any] = {"countdown": countdown, "lane": lane}
         if request_ids:
             options["headers"] = {"request_ids": {str(i): request_ids[i] for i in batch if i in request_ids}}
         try:
@@ -62,6 +72,37 @@ def logs_enqueue(*, log_ids: Iterable[int], countdown: float | None = None,
         except Exception as err:  # kombu raises several types; every one means "not queued now"
             logger.warning("could not queue notifications; the sweep will retry",
                            extra={"log_ids": batch[:10], "count": len(batch), "error": type(err).__name__})
+
+
+def logs_enqueue_turn(*, pending: QuerySet, lane: Lane, continuation: str, key: str, after_id: int = 0) -> None:
+    """Queue one turn of a fan-out (a bulk send's or a trigger's `pending` logs with ids past `after_id`):
+    NOTIFICATION_BULK_TURN_BATCHES delivery tasks, then the `continuation` task (args: `key`, the last id
+    queued), which queues the next turn when a worker reaches it, behind every task queued meanwhile.
+
+    So each fan-out has at most one turn in the queue at a time, and fan-outs running together take turns
+    (round robin by send): a 100-user send started during a million-user one waits for one turn of each
+    running send, not for the whole drain. The logs still waiting for their turn are marked queued again
+    before the sweep would take them for lost. With NOTIFICATION_BULK_TURN_BATCHES = 0, and when tasks
+    run in process, all at once.
+    """
+    turn = settings.NOTIFICATION_BULK_TURN_BATCHES * settings.NOTIFICATION_TASK_BATCH_SIZE
+    pending = pending.filter(id__gt=after_id).order_by("id")
+    if turn <= 0 or settings.CELERY_TASK_ALWAYS_EAGER:
+        logs_enqueue(log_ids=pending.values_list("id", flat=True).iterator(chunk_size=2000), lane=lane)
+        return
+    ids = list(pending.values_list("id", flat=True)[:turn + 1])
+    more, ids = len(ids) > turn, ids[:turn]
+    now = timezone.now()
+    if more:
+        stale = now - dt.timedelta(seconds=settings.NOTIFICATION_REQUEUE_AFTER_SECONDS / 2)
+        pending.filter(id__gt=ids[-1], queued_at__lt=stale).update(queued_at=now)
+    logs_enqueue(log_ids=ids, lane=lane)
+    if more:
+        try:
+            task_publish(name=continuation, args=[key, ids[-1]], lane=lane)
+        except Exception as err:  # as in `logs_enqueue`: the sweep queues the rest once they look lost
+            logger.warning("could not queue the next turn of a fan-out; the sweep will queue the rest",
+                           extra={"key": key, "error": type(err).__name__})
 
 
 def _publish_linger_seconds() -> float:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..models import NotificationLog
 from .claim import due_filter
+from .lanes import lanes_of_logs
 from .queue import logs_enqueue
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,11 @@ def logs_sweep_due(*, now: dt.datetime | None = None, limit: int = 10_000) -> in
                    .order_by("scheduled_for", "id").values_list("id", flat=True)[:limit])
         NotificationLog.objects.filter(pk__in=ids).update(queued_at=now)
     if ids:
-        transaction.on_commit(lambda: logs_enqueue(log_ids=ids))
+        transaction.on_commit(lambda: _enqueue_by_lane(ids))
         logger.info("sweep queued notifications", extra={"count": len(ids)})
     return len(ids)
+
+
+def _enqueue_by_lane(log_ids: list[int]) -> None:
+    for lane, ids in lanes_of_logs(log_ids).items():
+        logs_enqueue(log_ids=ids, lane=lane)

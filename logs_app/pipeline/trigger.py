@@ -37,7 +37,8 @@ from templates_app.models import NotificationType
 from ..models import NotificationLog, NotificationStatus, Priority, Trigger
 from .bulk import BULK_COLUMNS, each_once, insert_logs
 from .events import LogChange, logs_changed_listened, logs_changed_send
-from .queue import TRIGGER_ENQUEUE_TASK, chunks, logs_enqueue, task_publish
+from .lanes import Lane, trigger_lane
+from .queue import TRIGGER_ENQUEUE_TASK, chunks, logs_enqueue_turn, task_publish
 from .request import (RepeatWithOtherRequest, SendRequest, idempotency_key_problem, send_request_check,
                       send_schedule, text_validate_once)
 
@@ -151,7 +152,7 @@ def notification_trigger(*, kind: str, user_ids: list[int] | None = None, topics
             trigger.save()
             _write_logs(trigger, found, requests, _recipients(user_ids, named_topics), now=now)
             trigger.save(update_fields=["recipients", "accepted", "suppressed", "failed"])
-            transaction.on_commit(lambda: _enqueue_later(trigger.id))
+            transaction.on_commit(lambda: _enqueue_later(trigger.id, lane=trigger_lane(trigger)))
     except IntegrityError:
         # The same key arrived twice at once: the other request's trigger stands, and this one wrote nothing.
         earlier = _earlier(client=client, idempotency_key=idempotency_key, digest=digest, now=now)
@@ -264,18 +265,19 @@ def trigger_result(trigger: Trigger) -> TriggerResult:
     return TriggerResult(trigger=trigger, outcomes=outcomes)
 
 
-def _enqueue_later(trigger_id: uuid.UUID) -> None:
+def _enqueue_later(trigger_id: uuid.UUID, *, lane: Lane) -> None:
     """Queue the trigger's fan-out as one task: the worker, not the request, publishes its delivery tasks."""
     try:
-        task_publish(name=TRIGGER_ENQUEUE_TASK, args=[str(trigger_id)])
+        task_publish(name=TRIGGER_ENQUEUE_TASK, args=[str(trigger_id)], lane=lane)
     except Exception as err:  # as in `logs_enqueue`: the logs are committed, and the sweep will queue them
         logger.warning("could not queue a trigger; the sweep will retry",
                        extra={"trigger_id": str(trigger_id), "error": type(err).__name__})
 
 
-def trigger_enqueue(*, trigger_id: uuid.UUID | str) -> None:
-    """Queue a trigger's pending, unscheduled logs for delivery, in task-sized batches."""
-    ids: Iterator[int] = (NotificationLog.objects.filter(trigger_id=trigger_id, status=NotificationStatus.PENDING,
-                                                          scheduled_for__isnull=True)
-                          .values_list("id", flat=True).order_by("id").iterator(chunk_size=TRIGGER_CHUNK))
-    logs_enqueue(log_ids=ids)
+def trigger_enqueue(*, trigger_id: uuid.UUID | str, after_id: int = 0, lane: Lane | None = None) -> None:
+    """Queue a trigger's pending, unscheduled logs with ids past `after_id` for delivery in `lane` (the
+    fan-out task's own), in task-sized batches, one turn at a time (queue.logs_enqueue_turn)."""
+    pending = NotificationLog.objects.filter(trigger_id=trigger_id, status=NotificationStatus.PENDING,
+                                             scheduled_for__isnull=True)
+    logs_enqueue_turn(pending=pending, lane=lane or Lane.BULK, continuation=TRIGGER_ENQUEUE_TASK,
+                      key=str(trigger_id), after_id=after_id)

@@ -102,13 +102,13 @@ def test_sends_accepted_together_share_one_task_message(publishing, broker_url, 
     template_create(name="code_sms", type="sms", body="Your code is {{ code }}.")
     for user_id in range(1, 5):
         preference_update(user_id=user_id, phone_number=f"+4915112345{user_id:03d}")
-    queue = redis.Redis.from_url(broker_url)
-    queue.delete("celery")
+    queue, name = redis.Redis.from_url(broker_url), settings.NOTIFICATION_URGENT_QUEUE  # single sends are urgent
+    queue.delete(name)
 
     def queued() -> list[list[int]]:
         """The log ids each task message on the queue carries (Celery's protocol 2: args, kwargs, embed)."""
         return [json.loads(base64.b64decode(json.loads(message)["body"]))[0][0]
-                for message in queue.lrange("celery", 0, -1)]
+                for message in queue.lrange(name, 0, -1)]
 
     first = notification_send(user_id=1, template_name="code_sms", context={"code": "1"})[0].pk
     assert wait_for(lambda: len(queued()) == 1, timeout=5, interval=0.01)
@@ -116,4 +116,4 @@ def test_sends_accepted_together_share_one_task_message(publishing, broker_url, 
             for user_id in (2, 3, 4)]
     assert wait_for(lambda: len(queued()) == 2, timeout=5, interval=0.01)
     assert sorted(queued(), key=len) == [[first], rest]
-    queue.delete("celery")
+    queue.delete(name)

@@ -58,7 +58,8 @@ def test_hpa_scales_web_from_3_to_10_on_cpu_and_memory():
 
 
 def test_worker_beat_and_migration_run_the_same_image_by_role():
-    assert container("Deployment/notification-service-worker")["args"] == ["worker"]
+    for lane in ("urgent", "bulk"):
+        assert container(f"Deployment/notification-service-worker-{lane}")["args"] == ["worker"]
     beat = resources()["Deployment/notification-service-beat"]
     assert beat["spec"]["replicas"] == 1 and beat["spec"]["strategy"]["type"] == "Recreate"
     assert container("Deployment/notification-service-beat")["args"] == ["beat"]
@@ -75,3 +76,12 @@ def test_settings_come_from_the_configmap_and_the_placeholder_secret():
             sources = container(name)["envFrom"]
             assert {"configMapRef": {"name": "notification-service"}} in sources
             assert {"secretRef": {"name": "notification-service"}} in sources
+
+
+def test_each_lane_has_its_worker_deployment_and_autoscaler():
+    queues = {lane: {e["name"]: e.get("value") for e in container(f"Deployment/notification-service-worker-{lane}")["env"]}
+              ["WORKER_QUEUES"] for lane in ("urgent", "bulk")}
+    assert queues == {"urgent": "notifications.urgent,notifications.bulk", "bulk": "notifications.bulk"}
+    for lane in ("urgent", "bulk"):
+        hpa = resources()[f"HorizontalPodAutoscaler/notification-service-worker-{lane}"]["spec"]
+        assert hpa["scaleTargetRef"]["name"] == f"notification-service-worker-{lane}"
