@@ -118,12 +118,17 @@ def _raw_and_prefix(authorization: str) -> tuple[str, str | None]:
     return raw, prefix if dot and prefix and secret and len(prefix) <= 8 else None
 
 
+def api_key_prefix_of(authorization: str | None) -> str | None:
+    """The prefix of the key an `Authorization: Api-Key <key>` header names (unchecked), or None."""
+    if not authorization or not authorization.startswith(HEADER_PREFIX):
+        return None
+    return _raw_and_prefix(authorization)[1] or None
+
+
 def api_key_cache_key(authorization: str | None) -> str | None:
     """The cache entry `api_key_from_header` will read for this header (None if it reads none), so
     that a caller making a Redis round trip anyway can read it ahead (see kit.cache)."""
-    if not authorization or not authorization.startswith(HEADER_PREFIX):
-        return None
-    prefix = _raw_and_prefix(authorization)[1]
+    prefix = api_key_prefix_of(authorization)
     return _cache_key(prefix) if prefix else None
 
 

@@ -237,7 +237,8 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
         with transaction.atomic():
             # Locked, so that the cancellations told to `logs_changed` are exactly the rows cancelled below.
             rows = list(logs.filter(after).select_for_update().values_list(
-                "id", "created_at", "status", "type", "template_name", "provider", "batch_id")[:batch_size])
+                "id", "created_at", "status", "type", "template_name", "provider", "batch_id", "client",
+                "trigger_id")[:batch_size])
             if not rows:
                 break
             batch_anonymised, batch_cancelled = _erase_logs(rows)
@@ -258,7 +259,7 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
 
 def _erase_logs(rows: list[tuple]) -> tuple[int, int]:
     """Anonymise the locked logs of one batch (rows of id, created_at, status, type, template_name, provider,
-    batch_id) and cancel the pending ones among them. Returns (anonymised, cancelled)."""
+    batch_id, client, trigger_id) and cancel the pending ones among them. Returns (anonymised, cancelled)."""
     now = timezone.now()
     ProviderCall.objects.filter(log_id__in=[row[0] for row in rows]).delete()  # their errors may name the address
     anonymised = NotificationLog.objects.filter(pk__in=[row[0] for row in rows]).update(
@@ -273,6 +274,6 @@ def _erase_logs(rows: list[tuple]) -> tuple[int, int]:
         LogChange(log_id=log_id, user_id=ERASED_USER_ID, channel=channel, template_name=template_name,
                   old_status=NotificationStatus.PENDING, new_status=NotificationStatus.SUPPRESSED,
                   provider=provider, error_message=CANCELLED_ON_ERASURE, at=now, idempotency_key=None,
-                  batch_id=batch_id)
-        for log_id, _, _, channel, template_name, provider, batch_id in pending])
+                  batch_id=batch_id, client=client, trigger_id=trigger_id)
+        for log_id, _, _, channel, template_name, provider, batch_id, client, trigger_id in pending])
     return anonymised, cancelled

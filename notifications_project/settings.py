@@ -197,6 +197,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "logs_app.tasks.sweep_due",
         "schedule": float(NOTIFICATION_SWEEP_INTERVAL_SECONDS),
     },
+    "sweep-due-webhooks": {
+        "task": "webhooks_app.tasks.sweep_webhook_events",
+        "schedule": float(NOTIFICATION_SWEEP_INTERVAL_SECONDS),
+    },
 }
 
 # Auth and security --------------------------------------------------------------------------
@@ -249,6 +253,9 @@ WEBHOOK_MAX_AGE_SECONDS = env_int("WEBHOOK_MAX_AGE_SECONDS", 600)
 WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
 WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOK_ALLOW_PRIVATE_ADDRESSES", False)
 WEBHOOK_SECRET_OVERLAP_SECONDS = env_int("WEBHOOK_SECRET_OVERLAP_SECONDS", 24 * 3600)
+# A delivery waits this long for the receiver's answer; an endpoint failing this long with no success is disabled.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 24)
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

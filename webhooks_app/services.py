@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .destinations import UnsafeDestination, destination_addresses
 from .models import EventType, WebhookEndpoint
+from .outbox import client_endpoints_forget
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def endpoint_create(*, client: str, url: str, event_types: Sequence[str] | None 
                                secret=new_secret())
     endpoint.full_clean()
     endpoint.save()
+    client_endpoints_forget(client)
     logger.info("webhook endpoint created", extra={"endpoint_id": endpoint.pk, "client": client})
     return endpoint
 
@@ -92,6 +94,7 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndp
         setattr(endpoint, name, value)
     endpoint.full_clean()
     endpoint.save()
+    client_endpoints_forget(endpoint.client)
     return endpoint
 
 
@@ -99,6 +102,7 @@ def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Delete an endpoint; events waiting for it are dropped with it."""
     logger.info("webhook endpoint deleted", extra={"endpoint_id": endpoint.pk, "client": endpoint.client})
     endpoint.delete()
+    client_endpoints_forget(endpoint.client)
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, overlap_seconds: int | None = None) -> WebhookEndpoint:

@@ -152,7 +152,7 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
             rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now))
         insert_logs(rows)
         if listened:
-            logs_changed_send(changes=_bulk_changes(rows, batch_id=batch_id))
+            logs_changed_send(changes=_bulk_changes(rows, batch_id=batch_id, client=client))
 
 
 # The columns `insert_logs` writes by default, in the order of the bulk send's rows; the others stay NULL.
@@ -176,7 +176,7 @@ def insert_logs(rows: list[tuple], columns: tuple[str, ...] = BULK_COLUMNS) -> N
 _BULK_INDEX = {column: index for index, column in enumerate(BULK_COLUMNS)}
 
 
-def _bulk_changes(rows: list[tuple], *, batch_id: uuid.UUID) -> list[LogChange]:
+def _bulk_changes(rows: list[tuple], *, batch_id: uuid.UUID, client: str) -> list[LogChange]:
     """The changes a chunk of bulk rows made. COPY gives no ids back, so they are read by (batch, user):
     a bulk send has each user once. Only done when a receiver listens."""
     ids = dict(NotificationLog.objects.filter(batch_id=batch_id, user_id__in=[row[0] for row in rows])
@@ -185,7 +185,7 @@ def _bulk_changes(rows: list[tuple], *, batch_id: uuid.UUID) -> list[LogChange]:
     status, error, name, kind = (_BULK_INDEX[column] for column in ("status", "error_message", "template_name", "type"))
     return [LogChange(log_id=ids[row[0]], user_id=row[0], channel=row[kind], template_name=row[name], old_status="",
                       new_status=row[status], provider="", error_message=row[error], at=row[at],
-                      idempotency_key=None, batch_id=batch_id) for row in rows]
+                      idempotency_key=None, batch_id=batch_id, client=client) for row in rows]
 
 
 def _enqueue_later(batch_id: uuid.UUID, *, lane: Lane) -> None:

@@ -39,15 +39,17 @@ def trigger_cancel(*, client: str, cancellation_key: str) -> CancelResult:
         # claimed one of them finds it no longer pending and records nothing.
         pending = list(NotificationLog.objects.select_for_update()
                        .filter(trigger_id__in=trigger_ids, status=NotificationStatus.PENDING)
-                       .values_list("id", "user_id", "type", "template_name", "provider", "idempotency_key"))
+                       .values_list("id", "user_id", "type", "template_name", "provider", "idempotency_key",
+                                    "trigger_id"))
         cancelled = NotificationLog.objects.filter(pk__in=[row[0] for row in pending]).update(
             status=NotificationStatus.SUPPRESSED, error_message=reason, lease_expires_at=None, updated_at=now)
         Trigger.objects.filter(pk__in=trigger_ids, cancelled_at__isnull=True).update(cancelled_at=now)
         logs_changed_send(changes=[
             LogChange(log_id=log_id, user_id=user_id, channel=channel, template_name=template_name,
                       old_status=NotificationStatus.PENDING, new_status=NotificationStatus.SUPPRESSED,
-                      provider=provider, error_message=reason, at=now, idempotency_key=key, batch_id=None)
-            for log_id, user_id, channel, template_name, provider, key in pending])
+                      provider=provider, error_message=reason, at=now, idempotency_key=key, batch_id=None,
+                      client=client, trigger_id=trigger_id)
+            for log_id, user_id, channel, template_name, provider, key, trigger_id in pending])
     logger.info("trigger cancelled", extra={"cancellation_key": cancellation_key, "triggers": len(trigger_ids),
                                             "logs_cancelled": cancelled})
     return CancelResult(cancellation_key=cancellation_key, triggers=len(trigger_ids), cancelled=cancelled)

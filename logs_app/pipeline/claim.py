@@ -26,7 +26,7 @@ def due_filter(now: dt.datetime) -> Q:
 # which `Model.from_db` expects of the claim's RETURNING row.
 CLAIM_COLUMNS = tuple(field.attname for field in NotificationLog._meta.concrete_fields if field.attname in {
     "id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts", "created_at",
-    "template_name", "idempotency_key", "batch_id"})
+    "template_name", "idempotency_key", "batch_id", "client", "trigger_id"})
 
 
 def logs_claim(*, log_ids: list[int], now: dt.datetime) -> list[NotificationLog]:

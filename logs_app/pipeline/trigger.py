@@ -205,7 +205,7 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
             trigger.recipients += 1
         insert_logs(rows, TRIGGER_COLUMNS)
         if listened:
-            logs_changed_send(changes=_trigger_changes(rows, trigger_id=trigger.id))
+            logs_changed_send(changes=_trigger_changes(rows, trigger_id=trigger.id, client=trigger.client))
     for channel, by_status in counts.items():
         metrics.notifications_accepted(channel=channel, counts=by_status)
         trigger.accepted += by_status[NotificationStatus.PENDING]
@@ -240,7 +240,7 @@ def _log_row(trigger: Trigger, kind: NotificationKind, request: SendRequest, pre
 _INDEX = {column: index for index, column in enumerate(TRIGGER_COLUMNS)}
 
 
-def _trigger_changes(rows: list[tuple], *, trigger_id: uuid.UUID) -> list[LogChange]:
+def _trigger_changes(rows: list[tuple], *, trigger_id: uuid.UUID, client: str) -> list[LogChange]:
     """The changes a chunk of trigger rows made; COPY gives no ids back, so they are read by (trigger, user,
     channel). Only done when a receiver listens."""
     user, kind, status, error, name, at = (_INDEX[c] for c in ("user_id", "type", "status", "error_message",
@@ -249,7 +249,8 @@ def _trigger_changes(rows: list[tuple], *, trigger_id: uuid.UUID) -> list[LogCha
         trigger_id=trigger_id, user_id__in={row[user] for row in rows}).values_list("id", "user_id", "type")}
     return [LogChange(log_id=ids[(row[user], row[kind])], user_id=row[user], channel=row[kind],
                       template_name=row[name], old_status="", new_status=row[status], provider="",
-                      error_message=row[error], at=row[at], idempotency_key=None, batch_id=None) for row in rows]
+                      error_message=row[error], at=row[at], idempotency_key=None, batch_id=None, client=client,
+                      trigger_id=trigger_id) for row in rows]
 
 
 def trigger_result(trigger: Trigger) -> TriggerResult:

@@ -147,3 +147,4 @@ def test_a_change_carries_what_a_receiver_needs(django_capture_on_commit_callbac
     assert (accepted.log_id, accepted.user_id, accepted.channel, accepted.template_name) == (log.pk, 1, "sms", "code_sms")
     assert (accepted.idempotency_key, accepted.batch_id, accepted.at is not None) == ("abc", None, True)
     assert (sent.provider, sent.error_message, sent.idempotency_key) == ("twilio", None, "abc")
+    assert (accepted.client, sent.client, sent.trigger_id) == ("t", "t", None)
