@@ -23,5 +23,10 @@ class APIKeyForm(forms.ModelForm):
 @admin.register(APIKey)
 class APIKeyAdmin(APIKeyModelAdmin):
     form = APIKeyForm
-    list_display = (*APIKeyModelAdmin.list_display, "scopes")
+    list_display = (*APIKeyModelAdmin.list_display, "scope_names")
     list_filter = ("revoked", "created")
+
+    @admin.display(description="scopes")
+    def scope_names(self, key: APIKey) -> str:
+        """The scopes as words ("send, read"), not the stored JSON list."""
+        return ", ".join(key.scopes or []) or "-"

@@ -51,7 +51,7 @@ class NotificationLog(models.Model):
     recipient = models.CharField(max_length=512, blank=True, default="")
     subject = models.TextField(blank=True, default="")
     body = models.TextField(blank=True, default="")
-    html_body = models.TextField(blank=True, default="")
+    html_body = models.TextField("HTML body", blank=True, default="")
     provider = models.CharField(max_length=50, blank=True, default="")
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)

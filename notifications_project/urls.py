@@ -7,16 +7,20 @@ from kit import metrics
 from logs_app import dashboard, webhooks
 
 from . import health
+from .favicon import favicon
 from .schema import graphql_view
 
 admin.site.site_header = "Notification service"
 admin.site.site_title = "Notification service"
 admin.site.index_title = "Templates, preferences and the delivery log"
 admin.site.index_template = "admin/notifications_index.html"  # the admin index, with a link to the dashboard
+admin.site.site_url = None  # the service has no site of its own to view: no "View site" link
+admin.site.enable_nav_sidebar = False  # the lists' columns get its width (the index lists the same links)
 
 urlpatterns = [
     path("admin/delivery/", admin.site.admin_view(dashboard.delivery_dashboard), name="delivery-dashboard"),
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     path("health/startup", health.startup, name="health-startup"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

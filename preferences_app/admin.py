@@ -1,6 +1,10 @@
 """Preferences, contact points and devices in the admin."""
 
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from kit.admin import moment
 
 from .models import Device, NotificationSetting, UserPreference
 
@@ -24,8 +28,8 @@ class NotificationSettingInline(admin.TabularInline):
 
 @admin.register(UserPreference)
 class UserPreferenceAdmin(admin.ModelAdmin):
-    list_display = ("user_id", "email", "phone_number", "email_enabled", "sms_enabled", "push_enabled",
-                    "quiet_hours_start", "quiet_hours_end", "timezone")
+    # Short columns, so that the last one is in view at 1400 pixels beside the sidebar and the filters.
+    list_display = ("user_id", "email", "phone_number", "email_on", "sms_on", "push_on", "quiet_hours", "timezone")
     list_filter = ("email_enabled", "sms_enabled", "push_enabled", "timezone")
     search_fields = ("=user_id", "email", "phone_number")
     fieldsets = (
@@ -36,10 +40,27 @@ class UserPreferenceAdmin(admin.ModelAdmin):
     )
     inlines = (NotificationSettingInline, DeviceInline)
 
+    @admin.display(description="email", boolean=True, ordering="email_enabled")
+    def email_on(self, preference: UserPreference) -> bool:
+        return preference.email_enabled
+
+    @admin.display(description="SMS", boolean=True, ordering="sms_enabled")
+    def sms_on(self, preference: UserPreference) -> bool:
+        return preference.sms_enabled
+
+    @admin.display(description="push", boolean=True, ordering="push_enabled")
+    def push_on(self, preference: UserPreference) -> bool:
+        return preference.push_enabled
+
+    @admin.display(description="quiet hours")
+    def quiet_hours(self, preference: UserPreference) -> str:
+        start, end = preference.quiet_hours_start, preference.quiet_hours_end
+        return "-" if start is None or end is None else f"{start:%H:%M}–{end:%H:%M}"
+
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("preference", "platform", "short_token", "active", "created_at")
+    list_display = ("short_token", "user", "platform", "active", "created")
     list_filter = ("platform", "active")
     search_fields = ("=preference__user_id", "token")
     list_select_related = ("preference",)
@@ -48,3 +69,13 @@ class DeviceAdmin(admin.ModelAdmin):
     @admin.display(description="token")
     def short_token(self, device: Device) -> str:
         return f"…{device.token[-12:]}"
+
+    @admin.display(description="preferences", ordering="preference__user_id")
+    def user(self, device: Device) -> str:
+        """A link to the user's preferences (the device's own page is the token's link)."""
+        url = reverse("admin:preferences_app_userpreference_change", args=[device.preference_id])
+        return format_html('<a href="{}">Preferences of user {}</a>', url, device.preference.user_id)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, device: Device) -> str:
+        return moment(device.created_at)

@@ -30,7 +30,7 @@ class UserPreference(models.Model):
 
     user_id = models.IntegerField(unique=True)
     email_enabled = models.BooleanField(default=True)
-    sms_enabled = models.BooleanField(default=True)
+    sms_enabled = models.BooleanField("SMS enabled", default=True)
     push_enabled = models.BooleanField(default=True)
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)

@@ -47,7 +47,6 @@ class NotificationTemplateForm(forms.ModelForm):
             "html_body": forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField template-source"}),
             "variables": forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField template-source"}),
         }
-        labels = {"html_body": "HTML body"}
         field_classes = {"variables": VariablesField}
         help_texts = {
             "variables": 'JSON: each placeholder with an example value, e.g. {"first_name": "Ada"}. '

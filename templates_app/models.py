@@ -20,6 +20,7 @@ class NotificationTemplate(models.Model):
     subject = models.CharField(max_length=255, null=True, blank=True)
     body = models.TextField()
     html_body = models.TextField(
+        "HTML body",
         blank=True, default="", help_text="Email only: the HTML alternative. Variables are HTML-escaped."
     )
     type = models.CharField(max_length=20, choices=NotificationType.choices)
@@ -49,7 +50,7 @@ class TemplateVersion(models.Model):
     version = models.PositiveIntegerField()
     subject = models.CharField(max_length=255, null=True, blank=True)
     body = models.TextField()
-    html_body = models.TextField(blank=True, default="")
+    html_body = models.TextField("HTML body", blank=True, default="")
     variables = models.JSONField(null=True, blank=True, default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, blank=True, default="")

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from preferences_app.models import UserPreference
 from templates_app.models import NotificationTemplate
 from tests.factories import DeviceFactory, NotificationLogFactory, NotificationTemplateFactory
 
@@ -151,3 +152,52 @@ def test_admin_form_shows_template_errors_on_the_field(admin_client):
     assert response.status_code == 200
     assert "Template syntax error on line 1" in str(response.context["adminform"].form.errors["body"])
     assert not NotificationTemplate.objects.filter(name="broken").exists()
+
+
+# Polish seen in a browser at 1400x1000 (issue #13, item 10) ----------------------------------------
+
+
+def test_the_index_has_no_view_site_link_and_operations_sit_with_the_apps(admin_client):
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert "View site" not in html
+    main = html.split('id="content-main"', 1)[1].split('id="content-related"', 1)[0]
+    assert "Delivery dashboard" in main and "Outcomes per channel" in main
+
+
+def test_the_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] == "image/x-icon"
+    assert response.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_api_key_scopes_read_as_words(admin_client):
+    from apikeys_app.services import api_key_create
+
+    api_key_create(name="words", scopes=["send", "read"])
+    html = admin_client.get(reverse("admin:apikeys_app_apikey_changelist")).content.decode()
+    assert "send, read" in html and "[&quot;send&quot;" not in html
+
+
+def test_labels_spell_sms_and_html(admin_client, template):
+    preference = UserPreference.objects.create(user_id=77)
+    html = admin_client.get(reverse("admin:preferences_app_userpreference_change", args=[preference.pk])).content
+    assert b"SMS enabled" in html and b"Sms enabled" not in html
+    html = admin_client.get(reverse("admin:templates_app_notificationtemplate_change", args=[template.pk])).content
+    assert b"HTML body" in html and b"Html body" not in html
+
+
+def test_the_devices_list_links_each_device_and_its_users_preferences(admin_client):
+    device = DeviceFactory()
+    html = admin_client.get(reverse("admin:preferences_app_device_changelist")).content.decode()
+    assert reverse("admin:preferences_app_device_change", args=[device.pk]) in html
+    preferences = reverse("admin:preferences_app_userpreference_change", args=[device.preference_id])
+    assert f'<a href="{preferences}">Preferences of user {device.preference.user_id}</a>' in html
+
+
+def test_long_lists_show_short_columns(admin_client):
+    NotificationLogFactory()
+    UserPreference.objects.create(user_id=78, quiet_hours_start="22:00", quiet_hours_end="07:00")
+    logs = admin_client.get(reverse("admin:logs_app_notificationlog_changelist")).content.decode()
+    assert re.search(r"<td class=\"field-created\">\d{4}-\d\d-\d\d \d\d:\d\d</td>", logs)
+    preferences = admin_client.get(reverse("admin:preferences_app_userpreference_changelist")).content.decode()
+    assert "22:00–07:00" in preferences

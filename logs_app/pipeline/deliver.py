@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from consent_app.services import suppression_after_send_error
@@ -112,7 +113,7 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
         calls_write(call_rows(log=log, calls=made))
         if log.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
             _finish(log, status=NotificationStatus.FAILED, provider=err.provider,
-                    error_message=f"Gave up after {log.attempts} attempts: {describe(err)}")
+                    error_message=f"Gave up after {log.attempts} attempt{pluralize(log.attempts)}: {describe(err)}")
             metrics.notification_failed(channel=log.type, provider=err.provider)
             logger.warning("notification failed", extra={"log_id": log.pk, "attempts": log.attempts,
                                                          "provider": err.provider, "code": err.code})

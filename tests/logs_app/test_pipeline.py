@@ -171,6 +171,15 @@ def test_gives_up_after_the_configured_attempts(user, fake_twilio, sms_via, capt
     assert log.error_message.startswith("Gave up after 2 attempts")
 
 
+def test_giving_up_after_one_attempt_says_attempt(user, fake_twilio, sms_via, capture, settings):
+    settings.NOTIFICATION_MAX_ATTEMPTS = 1
+    sms_via(fake_twilio)
+    fake_twilio.enqueue(Answer(status=500, json={"code": 20500, "message": "boom", "status": 500}))
+    log, _ = send(capture, template_name="code_sms")
+    log.refresh_from_db()
+    assert log.status == "failed" and log.error_message.startswith("Gave up after 1 attempt: ")
+
+
 def test_disabled_channel_is_suppressed_and_no_provider_is_called(user, fake_twilio, sms_via, capture):
     sms_via(fake_twilio)
     preference_update(user_id=1001, sms_enabled=False)
