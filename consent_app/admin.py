@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from .models import Suppression, SuppressionReason
+from .models import ConsentRecord, Suppression, SuppressionReason
 from .services import suppression_add, suppression_remove
 
 EXPORT_COLUMNS = ("channel", "address", "reason", "detail", "source", "created_at")
@@ -62,3 +62,24 @@ class SuppressionAdmin(admin.ModelAdmin):
             writer.writerow([f"'{value}" if isinstance(value, str) and value[:1] in "=-@" else value
                              for value in row])
         return response
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(admin.ModelAdmin):
+    """Read only: a record is what happened; nobody edits or deletes one by hand (erasure anonymises them)."""
+
+    list_display = ("created_at", "user_id", "field", "old_value", "new_value", "source", "detail")
+    list_filter = ("source", "created_at")
+    search_fields = ("=user_id", "field")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False  # the table grows without bound: no COUNT(*) of it on every page
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ConsentRecord | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ConsentRecord | None = None) -> bool:
+        return False

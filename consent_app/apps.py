@@ -6,4 +6,4 @@ class ConsentAppConfig(AppConfig):
     verbose_name = "Consent and deliverability"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects the ESP tracking receiver)
+        from . import receivers, records  # noqa: F401  (connect the ESP tracking and preference receivers)

@@ -60,3 +60,41 @@ class SoftBounceStreak(models.Model):
 
     def __str__(self) -> str:
         return f"{self.address}: {self.count} soft bounces"
+
+
+class ConsentSource(models.TextChoices):
+    API = "api", "REST API"
+    GRAPHQL = "graphql", "GraphQL API"
+    PREFERENCE_PAGE = "preference_page", "Hosted preference page"
+    ONE_CLICK = "one_click", "One-click unsubscribe"
+    SMS = "sms", "SMS keyword (STOP, START)"
+    SUPPRESSION = "suppression", "Suppression list"
+    ADMIN = "admin", "Admin"
+    INTERNAL = "internal", "Internal (a command or the service itself)"
+
+
+class ConsentRecord(models.Model):
+    """One change of what a user agreed to receive: when, by which door, which choice, from what to what."""
+
+    user_id = models.IntegerField(help_text="0 once the user's data was erased.")
+    field = models.CharField(max_length=300, help_text=(
+        "A preference (email_enabled, quiet_hours_start, timezone), a choice "
+        "(categories.marketing.email, kinds.order_shipped.sms) or a suppression (suppression.email)."))
+    old_value = models.CharField(max_length=100, null=True, blank=True, help_text="Empty: not set.")
+    new_value = models.CharField(max_length=100, null=True, blank=True, help_text="Empty: not set (forgotten).")
+    source = models.CharField(max_length=20, choices=ConsentSource.choices)
+    detail = models.CharField(max_length=500, blank=True, default="",
+                              help_text="What else the door knew: the address suppressed, the keyword texted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "consent_records"
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["user_id", "created_at", "id"], name="ix_consent_records_user")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(source__in=ConsentSource.values),
+                                   name="consent_records_source_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id}: {self.field} {self.old_value or '-'} -> {self.new_value or '-'}"

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from .models import SoftBounceStreak, Suppression, SuppressionChannel, SuppressionReason
+from .records import consent_record_suppression
 from .selectors import normalize_address
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ def suppression_add(*, channel: str, address: str, reason: str, detail: str = ""
         with transaction.atomic():
             suppression = Suppression.objects.create(channel=channel, address=address, reason=reason,
                                                      detail=detail[:1000], source=source)
+            consent_record_suppression(channel=channel, address=address, old=None, new=reason,
+                                       detail=f"{address} ({source or 'unknown source'})")
     except IntegrityError:  # the same bounce reported twice at once
         return Suppression.objects.get(channel=channel, address=address)
     SoftBounceStreak.objects.filter(address=address).delete()
@@ -41,9 +44,12 @@ def suppression_add(*, channel: str, address: str, reason: str, detail: str = ""
 def suppression_remove(*, suppression_id: int, source: str = "admin") -> None:
     """Take an entry off the list, so sends reach the address again; `source` says who (admin, api).
     Raises Suppression.DoesNotExist."""
-    suppression = Suppression.objects.get(pk=suppression_id)
-    suppression.delete()
-    SoftBounceStreak.objects.filter(address=suppression.address).delete()
+    with transaction.atomic():
+        suppression = Suppression.objects.select_for_update().get(pk=suppression_id)
+        suppression.delete()
+        SoftBounceStreak.objects.filter(address=suppression.address).delete()
+        consent_record_suppression(channel=suppression.channel, address=suppression.address,
+                                   old=suppression.reason, new=None, detail=f"{suppression.address} (removed: {source})")
     logger.info("suppression removed", extra={"channel": suppression.channel, "reason": suppression.reason,
                                               "source": source})
 

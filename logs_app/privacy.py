@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from consent_app.records import consent_history_erase, consent_history_export
 from kinds_app.models import TopicSubscription
 from preferences_app.categories import settings_get
 from preferences_app.models import Device, UserPreference
@@ -177,8 +178,8 @@ def user_logs_export(*, user_id: int, chunk_size: int | None = None) -> Iterator
 
 def user_data_export(*, user_id: int) -> Iterator[str]:
     """Everything stored about a user, as the text of one JSON document written piece by piece:
-    `{"user_id", "exported_at", "preferences", "devices", "topics", "notifications": [...]}`, every notification log
-    oldest first. Memory stays flat however many logs the user has: a streamed HTTP response or a file
+    `{"user_id", "exported_at", "preferences", "devices", "topics", "notifications": [...], "consent_records": [...]}`,
+    every notification log and every change of consent oldest first. Memory stays flat however many logs the user has: a streamed HTTP response or a file
     takes each piece as it comes. The user id is checked at once: raises ValidationError for a bad one
     (before any piece is produced)."""
     user_id = validate_user_id(user_id)
@@ -192,6 +193,9 @@ def _export_pieces(user_id: int) -> Iterator[str]:
     for record in user_logs_export(user_id=user_id):
         yield ("," if count else "") + json.dumps(record, ensure_ascii=False)
         count += 1
+    yield '], "consent_records": ['
+    for index, record in enumerate(consent_history_export(user_id=user_id)):
+        yield ("," if index else "") + json.dumps(record, ensure_ascii=False)
     yield "]}"
     logger.info("user data exported", extra={"user_id": user_id, "logs": count})
 
@@ -216,7 +220,7 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
     """Erase a user's personal data, in short transactions that a second run resumes after a crash.
 
     First deletes the preferences with the contact points (email, phone), every push device and the user's
-    place on topics' lists. Then the user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
+    place on topics' lists, and anonymises the user's consent records (user id 0, no detail). Then the user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
     provider, status, template, times), so counts and the dashboard keep adding up: their user id becomes 0
     and recipient, subject, bodies, metadata, error text and idempotency key are cleared, and the record of their
     provider calls deleted. Pending logs are
@@ -230,6 +234,7 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
     with transaction.atomic():
         _, deleted = UserPreference.objects.filter(user_id=user_id).delete()  # devices go with it (cascade)
         TopicSubscription.objects.filter(user_id=user_id).delete()  # off every topic's list
+        consent_records = consent_history_erase(user_id=user_id)
     preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)
     logs = NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id")
     after, anonymised, cancelled = Q(), 0, 0
@@ -253,7 +258,7 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
                            logs_anonymised=anonymised, logs_cancelled=cancelled)
     # The record of the request itself: which user, how much; nothing of what was erased.
     logger.info("user data erased", extra={"user_id": user_id, "devices": devices, "logs_anonymised": anonymised,
-                                           "logs_cancelled": cancelled})
+                                           "logs_cancelled": cancelled, "consent_records_anonymised": consent_records})
     return result
 
 

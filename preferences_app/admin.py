@@ -37,7 +37,9 @@ class UserPreferenceAdmin(admin.ModelAdmin):
         ("Channels", {"fields": ("email_enabled", "sms_enabled", "push_enabled")}),
         ("Quiet hours (the user's local time)", {"fields": ("quiet_hours_start", "quiet_hours_end", "timezone")}),
         ("Contact points", {"fields": ("email", "phone_number")}),
+        ("Consent", {"fields": ("consent_history",)}),
     )
+    readonly_fields = ("consent_history",)
     inlines = (NotificationSettingInline, DeviceInline)
 
     @admin.display(description="email", boolean=True, ordering="email_enabled")
@@ -56,6 +58,14 @@ class UserPreferenceAdmin(admin.ModelAdmin):
     def quiet_hours(self, preference: UserPreference) -> str:
         start, end = preference.quiet_hours_start, preference.quiet_hours_end
         return "-" if start is None or end is None else f"{start:%H:%M}–{end:%H:%M}"
+
+    @admin.display(description="consent history")
+    def consent_history(self, preference: UserPreference) -> str:
+        if preference.pk is None:
+            return "-"
+        url = reverse("admin:consent_app_consentrecord_changelist")
+        return format_html('<a href="{}?user_id={}">Every change of this user\'s choices, with its source</a>',
+                           url, preference.user_id)
 
 
 @admin.register(Device)

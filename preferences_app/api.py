@@ -95,7 +95,7 @@ class PreferenceDetailApi(ApiView):
 
     def _update(self, request: Request, user_id: int, *, partial: bool) -> Response:
         changes = self.body(PreferenceInputSerializer, request, partial=partial)
-        preference = services.preference_update(user_id=user_id, **changes)
+        preference = services.preference_update(user_id=user_id, source="api", **changes)
         return Response(PreferenceOutputSerializer(preference).data)
 
 
@@ -178,4 +178,4 @@ class NotificationSettingsApi(ApiView):
 
     def _update(self, request: Request, user_id: int, *, replace: bool) -> Response:
         body = self.body(NotificationSettingsInputSerializer, request, partial=not replace)
-        return Response(categories.settings_update(user_id=user_id, replace=replace, **body))
+        return Response(categories.settings_update(user_id=user_id, replace=replace, source="api", **body))

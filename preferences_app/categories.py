@@ -17,6 +17,7 @@ from templates_app.models import NotificationType
 
 from .models import NotificationSetting, UserPreference
 from .services import preference_get_or_create, validate_user_id
+from .signals import send_changes
 
 # Which of a kind's settings a user made: (level, channel) -> enabled; level is "kind" or "category".
 KIND, CATEGORY = "kind", "category"
@@ -99,14 +100,21 @@ def _targets(section: str, entries: Any) -> dict[Any, dict[str, bool | None]]:
     return targets
 
 
+def _flat(chosen: dict[str, dict[str, dict[str, bool]]]) -> dict[str, bool]:
+    """settings_get's answer as {"categories.marketing.email": on}: the fields consent records name."""
+    return {f"{section}.{key}.{channel}": on for section, entries in chosen.items()
+            for key, switches in entries.items() for channel, on in switches.items()}
+
+
 @transaction.atomic
-def settings_update(*, user_id: int, categories: Any = None, kinds: Any = None, replace: bool = False
-                    ) -> dict[str, dict[str, dict[str, bool]]]:
+def settings_update(*, user_id: int, categories: Any = None, kinds: Any = None, replace: bool = False,
+                    source: str = "internal") -> dict[str, dict[str, dict[str, bool]]]:
     """Set the user's choices per category and per kind (creating their preferences if needed).
 
     Each entry is {channel: true | false | null}; null forgets the choice, so the next rule decides.
     With `replace`, every choice not given is forgotten too. Raises ValidationError naming
     `categories.<key>` or `kinds.<key>` for an unknown key, channel or value. Returns settings_get.
+    Each choice made, changed or forgotten is told to `preferences_changed` with `source`.
     """
     errors: dict[str, list[str]] = {}
     targets: dict[Any, dict[str, bool | None]] = {}
@@ -120,6 +128,7 @@ def settings_update(*, user_id: int, categories: Any = None, kinds: Any = None, 
     if errors:
         raise ValidationError(errors)
     preference = preference_get_or_create(user_id=user_id)
+    before = _flat(settings_get(user_id=user_id))
     if replace:
         preference.notification_settings.all().delete()
     for target, switches in targets.items():
@@ -130,4 +139,6 @@ def settings_update(*, user_id: int, categories: Any = None, kinds: Any = None, 
             else:
                 NotificationSetting.objects.update_or_create(preference=preference, channel=channel, **where,
                                                              defaults={"enabled": enabled})
-    return settings_get(user_id=user_id)
+    chosen = settings_get(user_id=user_id)
+    send_changes(user_id=user_id, source=source, before=before, after=_flat(chosen))
+    return chosen

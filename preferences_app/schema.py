@@ -100,7 +100,7 @@ def update_user_preferences(user_id: int, input: UserPreferenceUpdateInput) -> U
     for field in ("email", "phone_number"):
         if field in changes and changes[field] is None:
             changes[field] = ""
-    return services.preference_update(user_id=user_id, **changes)
+    return services.preference_update(user_id=user_id, source="graphql", **changes)
 
 
 @strawberry.input(description="One choice: a category or a kind (exactly one), a channel, and on, off or null "
@@ -120,5 +120,5 @@ def update_notification_settings(user_id: int, settings: list[NotificationSettin
             raise ValidationError({f"settings.{index}": "Name either a category or a kind."})
         section, key = ("categories", entry.category) if entry.category is not None else ("kinds", entry.kind)
         chosen[section].setdefault(key, {})[entry.channel.value] = entry.enabled
-    categories.settings_update(user_id=user_id, **chosen)
+    categories.settings_update(user_id=user_id, source="graphql", **chosen)
     return _settings_of(user_id)

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from .models import USER_ID_MAX, Device, UserPreference, is_user_id
 from .selectors import preference_cached, preference_remember
+from .signals import CONSENT_FIELDS, send_changes
 
 UPDATABLE_FIELDS = (
     "email_enabled", "sms_enabled", "push_enabled", "quiet_hours_start", "quiet_hours_end",
@@ -76,10 +77,11 @@ def parse_time(field: str, value: Any) -> dt.time | None:
 
 
 @transaction.atomic
-def preference_update(*, user_id: int, **changes: Any) -> UserPreference:
+def preference_update(*, user_id: int, source: str = "internal", **changes: Any) -> UserPreference:
     """Change some of a user's preferences (creating the row if needed). Raises ValidationError.
 
-    Quiet hours are set together: both times, or neither (None clears them).
+    Quiet hours are set together: both times, or neither (None clears them). A change of a channel switch,
+    the quiet hours or the timezone is told to `preferences_changed` with `source` (the door it came by).
     """
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
@@ -89,6 +91,7 @@ def preference_update(*, user_id: int, **changes: Any) -> UserPreference:
         raise ValidationError({field: "May not be null; leave the field out to keep its value." for field in nulls})
     preference = preference_get_or_create(user_id=user_id)
     preference = UserPreference.objects.select_for_update().get(pk=preference.pk)
+    before = {field: getattr(preference, field) for field in CONSENT_FIELDS}
     for field in ("quiet_hours_start", "quiet_hours_end"):
         if field in changes:
             changes[field] = parse_time(field, changes[field])
@@ -98,6 +101,8 @@ def preference_update(*, user_id: int, **changes: Any) -> UserPreference:
         raise ValidationError({"quiet_hours_start": "Set both quiet_hours_start and quiet_hours_end, or neither."})
     preference.full_clean()
     preference.save()
+    send_changes(user_id=preference.user_id, source=source, before=before,
+                 after={field: getattr(preference, field) for field in CONSENT_FIELDS})
     return preference
 
 

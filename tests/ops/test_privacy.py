@@ -148,7 +148,8 @@ def test_export_reads_the_logs_a_chunk_at_a_time_oldest_first(db, monkeypatch):
     logs.append(make_log())
     make_log(user_id=1002)
     pieces = list(user_data_export(user_id=1001))
-    assert len(pieces) == 2 + len(logs)  # the head, one piece per log, the end: nothing held back
+    # The head, one piece per log, the consent records' opening (none here), the end: nothing held back.
+    assert len(pieces) == 3 + len(logs)
     assert [n["id"] for n in json.loads("".join(pieces))["notifications"]] == [log.pk for log in logs]
 
 
