@@ -36,6 +36,7 @@ class NotificationKindForm(forms.ModelForm):
     email_template = _template_picker(NotificationType.EMAIL)
     sms_template = _template_picker(NotificationType.SMS)
     push_template = _template_picker(NotificationType.PUSH)
+    in_app_template = _template_picker(NotificationType.IN_APP)
 
     class Meta:
         model = NotificationKind

@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from consent_app.records import consent_history_erase, consent_history_export
+from inbox_app.services import feed_erase
 from kinds_app.models import TopicSubscription
 from preferences_app.categories import settings_get
 from preferences_app.models import Device, UserPreference
@@ -141,7 +142,8 @@ def _user_profile(user_id: int) -> dict[str, Any]:
     if preference is not None:
         preferences = {
             "email_enabled": preference.email_enabled, "sms_enabled": preference.sms_enabled,
-            "push_enabled": preference.push_enabled, "quiet_hours_start": _iso(preference.quiet_hours_start),
+            "push_enabled": preference.push_enabled, "in_app_enabled": preference.in_app_enabled,
+            "quiet_hours_start": _iso(preference.quiet_hours_start),
             "quiet_hours_end": _iso(preference.quiet_hours_end), "timezone": preference.timezone,
             "email": preference.email, "phone_number": preference.phone_e164,
             "created_at": _iso(preference.created_at), "updated_at": _iso(preference.updated_at),
@@ -220,7 +222,7 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
     """Erase a user's personal data, in short transactions that a second run resumes after a crash.
 
     First deletes the preferences with the contact points (email, phone), every push device and the user's
-    place on topics' lists, and anonymises the user's consent records (user id 0, no detail). Then the user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
+    place on topics' lists, and anonymises the user's consent records (user id 0, no detail), and deletes the user's in-app feed. Then the user's logs, oldest first, `batch_size` per transaction: they stay as anonymous records (channel,
     provider, status, template, times), so counts and the dashboard keep adding up: their user id becomes 0
     and recipient, subject, bodies, metadata, error text and idempotency key are cleared, and the record of their
     provider calls deleted. Pending logs are
@@ -235,6 +237,7 @@ def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureRe
         _, deleted = UserPreference.objects.filter(user_id=user_id).delete()  # devices go with it (cascade)
         TopicSubscription.objects.filter(user_id=user_id).delete()  # off every topic's list
         consent_records = consent_history_erase(user_id=user_id)
+        feed_erase(user_id=user_id)  # the in-app messages and their counters
     preferences, devices = deleted.get(UserPreference._meta.label, 0), deleted.get(Device._meta.label, 0)
     logs = NotificationLog.objects.filter(user_id=user_id).order_by("created_at", "id")
     after, anonymised, cancelled = Q(), 0, 0

@@ -26,6 +26,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PUSH = "push"
+    IN_APP = "in_app"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Message:
     data: Mapping[str, str] = field(default_factory=dict)  # push custom data
     platform: str = ""  # push: "ios" | "android"; "" otherwise
     reference: str = ""  # our log id, passed to the provider where it allows
+    # in-app: the action URL, the data payload, the kind and its category (see notification_channels.in_app)
+    in_app: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Settings::
         "email": [{"BACKEND": "notification_channels.email.DjangoMailProvider", "OPTIONS": {}}],
         "sms": [{"BACKEND": "notification_channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
         "push": [{"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {}}],
+        "in_app": [{"BACKEND": "inbox_app.provider.FeedProvider", "OPTIONS": {}}],
     }
 
 Each list is the failover order. ``NOTIFICATION_SMS_MAX_SEGMENTS`` (default 10)
@@ -25,6 +26,7 @@ from django.utils.module_loading import import_string
 
 from notification_channels.base import Channel, ChannelAdapter, DeliveryResult, Message, Provider, ProviderCall
 from notification_channels.email import EmailAdapter
+from notification_channels.in_app import InAppAdapter
 from notification_channels.push import PushAdapter
 from notification_channels.sms import SMSAdapter
 
@@ -33,12 +35,14 @@ ADAPTERS: dict[Channel, type[ChannelAdapter]] = {
     Channel.EMAIL: EmailAdapter,
     Channel.SMS: SMSAdapter,
     Channel.PUSH: PushAdapter,
+    Channel.IN_APP: InAppAdapter,
 }
 
 DEFAULT_PROVIDERS: dict[str, list[dict[str, Any]]] = {
     Channel.EMAIL: [{"BACKEND": "notification_channels.email.DjangoMailProvider", "OPTIONS": {}}],
     Channel.SMS: [{"BACKEND": "notification_channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
     Channel.PUSH: [{"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {}}],
+    Channel.IN_APP: [{"BACKEND": "notification_channels.in_app.MemoryFeedProvider", "OPTIONS": {}}],
 }
 
 _adapters: dict[Channel, ChannelAdapter] = {}

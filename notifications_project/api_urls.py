@@ -5,6 +5,15 @@ from django.urls.converters import IntConverter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from consent_app.api import SuppressionDetailApi, SuppressionListApi
+from inbox_app.api import (
+    FeedCountsApi,
+    FeedListApi,
+    FeedMarkAllApi,
+    FeedMarkManyApi,
+    FeedMessageApi,
+    FeedMessageMarkApi,
+    FeedTokenApi,
+)
 from kinds_app.api import CategoryDetailApi, CategoryListCreateApi, KindDetailApi, KindListCreateApi
 from kinds_app.topics_api import TopicDetailApi, TopicListCreateApi, TopicSubscribersApi, TopicUnsubscribeApi
 from logs_app.api import (
@@ -48,6 +57,13 @@ v1 = [
     path("suppressions/<id:suppression_id>/", SuppressionDetailApi.as_view(), name="suppression"),
     path("users/<user_id:user_id>/export/", UserExportApi.as_view(), name="user-export"),
     path("users/<user_id:user_id>/erase/", UserEraseApi.as_view(), name="user-erase"),
+    path("users/<user_id:user_id>/feed-token/", FeedTokenApi.as_view(), name="user-feed-token"),
+    path("feed/", FeedListApi.as_view(), name="feed"),
+    path("feed/counts/", FeedCountsApi.as_view(), name="feed-counts"),
+    path("feed/mark/", FeedMarkManyApi.as_view(), name="feed-mark"),
+    path("feed/mark-all/", FeedMarkAllApi.as_view(), name="feed-mark-all"),
+    path("feed/<id:message_id>/", FeedMessageApi.as_view(), name="feed-message"),
+    path("feed/<id:message_id>/mark/", FeedMessageMarkApi.as_view(), name="feed-message-mark"),
     path("webhooks/endpoints/", WebhookEndpointListCreateApi.as_view(), name="webhook-endpoints"),
     path("webhooks/endpoints/<id:endpoint_id>/", WebhookEndpointDetailApi.as_view(), name="webhook-endpoint"),
     path("webhooks/endpoints/<id:endpoint_id>/rotate-secret/", WebhookEndpointSecretApi.as_view(),

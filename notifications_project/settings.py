@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "kinds_app",
     "preferences_app",
     "consent_app",
+    "inbox_app",
     "logs_app",
     "webhooks_app",
 ]
@@ -295,6 +296,8 @@ NOTIFICATION_PROVIDERS = {
     "email": [{"BACKEND": "notification_channels.email.DjangoMailProvider", "OPTIONS": {}}],
     "sms": [{"BACKEND": "notification_channels.sms.ConsoleSMSProvider", "OPTIONS": {}}],
     "push": [{"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {}}],
+    # In-app messages are written to the user's feed by the inbox's own provider.
+    "in_app": [{"BACKEND": "inbox_app.provider.FeedProvider", "OPTIONS": {}}],
 }
 if os.environ.get("NOTIFICATION_PROVIDERS"):
     try:
@@ -452,6 +455,19 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}")
 LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+
+# In-app inbox ---------------------------------------------------------------------------------
+
+# How long a feed token minted by POST /api/v1/users/{id}/feed-token lets a browser read that user's feed.
+INBOX_FEED_TOKEN_TTL_SECONDS = env_int("INBOX_FEED_TOKEN_TTL_SECONDS", 3600)
+# A secret shared with the calling service, which then signs user ids itself (HMAC-SHA256 of the id, hex)
+# instead of minting tokens; empty turns that way off.
+INBOX_USER_HASH_SECRET = os.environ.get("INBOX_USER_HASH_SECRET", "")
+# Read or archived in-app messages older than this many days are purged with the logs (0: kept forever).
+INBOX_RETENTION_DAYS = env_int("INBOX_RETENTION_DAYS", 90)
+# Live updates: the events kept per user for a reconnecting client (Last-Event-ID), and for how long.
+INBOX_LIVE_BACKLOG = env_int("INBOX_LIVE_BACKLOG", 100)
+INBOX_LIVE_BACKLOG_SECONDS = env_int("INBOX_LIVE_BACKLOG_SECONDS", 3600)
 
 # Metrics ------------------------------------------------------------------------------------
 

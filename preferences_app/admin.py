@@ -34,7 +34,7 @@ class UserPreferenceAdmin(admin.ModelAdmin):
     search_fields = ("=user_id", "email", "phone_number")
     fieldsets = (
         (None, {"fields": ("user_id",)}),
-        ("Channels", {"fields": ("email_enabled", "sms_enabled", "push_enabled")}),
+        ("Channels", {"fields": ("email_enabled", "sms_enabled", "push_enabled", "in_app_enabled")}),
         ("Quiet hours (the user's local time)", {"fields": ("quiet_hours_start", "quiet_hours_end", "timezone")}),
         ("Contact points", {"fields": ("email", "phone_number")}),
         ("Consent", {"fields": ("consent_history",)}),

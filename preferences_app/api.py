@@ -33,6 +33,7 @@ class PreferenceOutputSerializer(serializers.Serializer):
     email_enabled = serializers.BooleanField()
     sms_enabled = serializers.BooleanField()
     push_enabled = serializers.BooleanField()
+    in_app_enabled = serializers.BooleanField()
     quiet_hours_start = TimeOfDayField(allow_null=True)
     quiet_hours_end = TimeOfDayField(allow_null=True)
     timezone = serializers.CharField()
@@ -48,6 +49,7 @@ class PreferenceInputSerializer(StrictInputSerializer):
     email_enabled = serializers.BooleanField(required=False, default=True)
     sms_enabled = serializers.BooleanField(required=False, default=True)
     push_enabled = serializers.BooleanField(required=False, default=True)
+    in_app_enabled = serializers.BooleanField(required=False, default=True)
     quiet_hours_start = TimeOfDayField(allow_null=True, required=False, default=None,
                                        help_text="Local time HH:MM; set together with quiet_hours_end.")
     quiet_hours_end = TimeOfDayField(allow_null=True, required=False, default=None,

@@ -32,6 +32,8 @@ class UserPreference(models.Model):
     email_enabled = models.BooleanField(default=True)
     sms_enabled = models.BooleanField("SMS enabled", default=True)
     push_enabled = models.BooleanField(default=True)
+    # A database default too: bulk writers that list the columns they set (COPY, raw INSERTs) leave it out.
+    in_app_enabled = models.BooleanField(default=True, db_default=True)
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])

@@ -56,6 +56,7 @@ class UserPreference:
     email_enabled: bool
     sms_enabled: bool
     push_enabled: bool
+    in_app_enabled: bool
     quiet_hours_start: str | None = strawberry_django.field(
         resolver=_quiet_hours_start, description='Start of quiet hours as "HH:MM" local time, or null.'
     )
@@ -77,6 +78,7 @@ class UserPreferenceUpdateInput:
     email_enabled: bool | None = strawberry.UNSET
     sms_enabled: bool | None = strawberry.UNSET
     push_enabled: bool | None = strawberry.UNSET
+    in_app_enabled: bool | None = strawberry.UNSET
     quiet_hours_start: str | None = strawberry.field(
         default=strawberry.UNSET, description='Start of quiet hours as "HH:MM"; set both ends, or null both to clear.'
     )

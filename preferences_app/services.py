@@ -14,12 +14,12 @@ from .selectors import preference_cached, preference_remember
 from .signals import CONSENT_FIELDS, send_changes
 
 UPDATABLE_FIELDS = (
-    "email_enabled", "sms_enabled", "push_enabled", "quiet_hours_start", "quiet_hours_end",
+    "email_enabled", "sms_enabled", "push_enabled", "in_app_enabled", "quiet_hours_start", "quiet_hours_end",
     "timezone", "email", "phone_number",
 )
 
 # What an explicit null may not clear (GraphQL's inputs let a client send one).
-NOT_NULL_FIELDS = ("email_enabled", "sms_enabled", "push_enabled", "timezone")
+NOT_NULL_FIELDS = ("email_enabled", "sms_enabled", "push_enabled", "in_app_enabled", "timezone")
 
 
 def validate_user_id(user_id: Any) -> int:

@@ -10,7 +10,8 @@ from django.dispatch import Signal
 preferences_changed = Signal()
 
 # The preference fields that are consent (contact points are where, not whether).
-CONSENT_FIELDS = ("email_enabled", "sms_enabled", "push_enabled", "quiet_hours_start", "quiet_hours_end", "timezone")
+CONSENT_FIELDS = ("email_enabled", "sms_enabled", "push_enabled", "in_app_enabled", "quiet_hours_start",
+                  "quiet_hours_end", "timezone")
 
 
 def consent_value(value: object) -> str | None:

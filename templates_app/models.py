@@ -7,6 +7,7 @@ class NotificationType(models.TextChoices):
     EMAIL = "email", "Email"
     SMS = "sms", "SMS"
     PUSH = "push", "Push"
+    IN_APP = "in_app", "In-app"
 
 
 class NotificationTemplate(models.Model):

@@ -70,8 +70,11 @@ class CategoryFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda c: c.key.title())
 
 
+DEFAULT_KIND_CHANNELS = (NotificationType.EMAIL, NotificationType.SMS, NotificationType.PUSH)
+
+
 class NotificationKindFactory(factory.django.DjangoModelFactory):
-    """A kind with an email, an SMS and a push template (`channels=[...]` for fewer)."""
+    """A kind with an email, an SMS and a push template (`channels=[...]` for others, such as in_app)."""
 
     class Meta:
         model = NotificationKind
@@ -85,7 +88,7 @@ class NotificationKindFactory(factory.django.DjangoModelFactory):
     def channels(kind, create, extracted, **kwargs):
         if not create:
             return
-        for channel in extracted if extracted is not None else NotificationType.values:
+        for channel in extracted if extracted is not None else DEFAULT_KIND_CHANNELS:
             template = NotificationTemplateFactory(
                 name=f"{kind.key}_{channel}", type=channel,
                 subject="Hello {{ first_name }}" if channel == NotificationType.EMAIL else None)

@@ -37,6 +37,8 @@ def _contact(preference: UserPreference, channel: str) -> str:
         return preference.email
     if channel == NotificationType.SMS:
         return preference.phone_e164
+    if channel == NotificationType.IN_APP:
+        return str(preference.user_id)
     return ""
 
 
@@ -87,7 +89,11 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         html_body=request.rendered.html_body if request.channel == NotificationType.EMAIL else "",
         client=client, idempotency_key=idempotency_key,
     )
-    log.recipient = recipient or _contact(preference, request.channel) or _context_contact(context, request.channel)
+    if request.channel == NotificationType.IN_APP:  # the user's own feed: there is no other address
+        log.recipient, log.notification_metadata = str(user_id), request.in_app or None
+    else:
+        log.recipient = (recipient or _contact(preference, request.channel)
+                         or _context_contact(context, request.channel))
     suppressed = _suppression(preference, request.channel, log.recipient)
     if suppressed:
         log.status, log.error_message = NotificationStatus.SUPPRESSED, suppressed
@@ -99,7 +105,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
                                                 f"recipient, or give `{CONTEXT_CONTACT_KEYS[request.channel]}` "
                                                 f"in the context."})
         delivery_validate(channel=request.channel, recipient=log.recipient, targets=targets,
-                          rendered=request.rendered)
+                          rendered=request.rendered, in_app=request.in_app)
         log.scheduled_for = send_schedule(preference=preference, request=request, now=now)
     listened = logs_changed_listened()
     try:

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField
 from django.db.models.functions import Cast
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from consent_app.selectors import suppressed_among
 from kit import metrics
@@ -117,6 +118,7 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
     head = (template.pk, template.name, template.version, kind)
     tail = (request.priority, rendered.subject, rendered.body, html_body, "", "", 0)
     stamp = (client, batch_id)
+    metadata = request.in_app or None
     unquiet = send_schedule(preference=UserPreference(), request=request, now=now)  # for users without quiet hours
     # The phone number as stored (E.164 text): turning 100,000 of them into PhoneNumber objects and back
     # would cost more than everything else in a bulk send together.
@@ -134,7 +136,8 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
         for user_id in chunk:
             found = preferences.get(user_id)
             enabled, email, phone, quiet_start, quiet_end, zone = found[1:] if found else (True, "", "", None, None, "UTC")
-            recipient = email if kind == NotificationType.EMAIL else (phone or "") if kind == NotificationType.SMS else ""
+            recipient = (email if kind == NotificationType.EMAIL else (phone or "") if kind == NotificationType.SMS
+                         else str(user_id) if kind == NotificationType.IN_APP else "")
             scheduled_for = queued_at = error = None
             if not enabled:
                 status, error = NotificationStatus.SUPPRESSED, SUPPRESSED.format(channel=kind)
@@ -149,7 +152,8 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
                     request=request, now=now) if quiet_start is not None else unquiet
                 queued_at = now if scheduled_for is None else None
             counts[status] += 1
-            rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now))
+            rows.append((user_id, *head, status, *tail, recipient, error, *stamp, scheduled_for, queued_at, now, now,
+                         metadata))
         insert_logs(rows)
         if listened:
             logs_changed_send(changes=_bulk_changes(rows, batch_id=batch_id, client=client))
@@ -158,15 +162,20 @@ def _insert_bulk_logs(user_ids: list[int], *, request: SendRequest, batch_id: uu
 # The columns `insert_logs` writes by default, in the order of the bulk send's rows; the others stay NULL.
 BULK_COLUMNS = ("user_id", "template_id", "template_name", "template_version", "type", "status", "priority",
                 "subject", "body", "html_body", "provider", "provider_message_id", "attempts", "recipient",
-                "error_message", "client", "batch_id", "scheduled_for", "queued_at", "created_at", "updated_at")
+                "error_message", "client", "batch_id", "scheduled_for", "queued_at", "created_at", "updated_at",
+                "notification_metadata")
 
 
 def insert_logs(rows: list[tuple], columns: tuple[str, ...] = BULK_COLUMNS) -> None:
     """Insert log rows (values of `columns`) in the current transaction: PostgreSQL's COPY, else bulk_create."""
     if connection.vendor == "postgresql":
         table = NotificationLog._meta.db_table
+        json_at = [index for index, column in enumerate(columns) if column == "notification_metadata"]
         with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
+                if json_at and any(row[index] is not None for index in json_at):
+                    row = tuple(Jsonb(value) if index in json_at and value is not None else value
+                                for index, value in enumerate(row))
                 copy.write_row(row)
     else:
         NotificationLog.objects.bulk_create([NotificationLog(**dict(zip(columns, row))) for row in rows],

@@ -26,7 +26,8 @@ def due_filter(now: dt.datetime) -> Q:
 # which `Model.from_db` expects of the claim's RETURNING row.
 CLAIM_COLUMNS = tuple(field.attname for field in NotificationLog._meta.concrete_fields if field.attname in {
     "id", "user_id", "type", "recipient", "subject", "body", "html_body", "attempts", "created_at",
-    "template_name", "idempotency_key", "batch_id", "client", "trigger_id"})
+    "template_name", "idempotency_key", "batch_id", "client", "trigger_id", "notification_metadata"})
+_METADATA = NotificationLog._meta.get_field("notification_metadata")
 
 
 def logs_claim(*, log_ids: list[int], now: dt.datetime) -> list[NotificationLog]:
@@ -53,6 +54,8 @@ def logs_claim(*, log_ids: list[int], now: dt.datetime) -> list[NotificationLog]
         claimed = [NotificationLog.from_db(connection.alias, CLAIM_COLUMNS, row) for row in sorted(rows)]
         for log in claimed:
             log.lease_expires_at = lease
+            # A raw row holds the JSON as text; the ORM would have decoded it.
+            log.notification_metadata = _METADATA.from_db_value(log.notification_metadata, None, connection)
         return claimed
     with transaction.atomic():
         claimed = list(NotificationLog.objects.select_for_update(skip_locked=True)

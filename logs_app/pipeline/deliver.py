@@ -105,10 +105,12 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
         if log.type == NotificationType.PUSH:
             provider, message_id, metadata["devices"] = _deliver_push(log, made)
         else:
+            in_app = log.notification_metadata if log.type == NotificationType.IN_APP else None
             result = registry.deliver(channel_message(channel=log.type, to=log.recipient,
                                                rendered=RenderedMessage(log.subject, log.body, log.html_body),
-                                               reference=str(log.pk)), calls=made)
-            provider, message_id, metadata = result.provider, result.message_id, dict(result.detail)
+                                               reference=str(log.pk), in_app=in_app), calls=made)
+            # An in-app log keeps what it carried to the feed (action URL, data) beside the provider's detail.
+            provider, message_id, metadata = result.provider, result.message_id, {**(in_app or {}), **result.detail}
     except TransientError as err:
         calls_write(call_rows(log=log, calls=made))
         if log.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:

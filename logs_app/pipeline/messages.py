@@ -1,15 +1,19 @@
 """What a log is sent as: the channel message built from its rendered text, and a push's device targets."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from notification_channels.base import Channel, Message
 from preferences_app.models import Device
 from templates_app.models import NotificationType
 from templates_app.rendering import RenderedMessage
 
 
-def channel_message(*, channel: str, to: str, rendered: RenderedMessage, platform: str = "", reference: str = "") -> Message:
+def channel_message(*, channel: str, to: str, rendered: RenderedMessage, platform: str = "", reference: str = "",
+                    in_app: Mapping[str, Any] | None = None) -> Message:
     return Message(channel=Channel(channel), to=to, body=rendered.body, subject=rendered.subject,
                    html_body=rendered.html_body or None if channel == NotificationType.EMAIL else None,
-                   platform=platform, reference=reference)
+                   platform=platform, reference=reference, in_app=in_app or {})
 
 
 def push_targets(*, user_id: int, recipient: str) -> list[tuple[str, str]]:

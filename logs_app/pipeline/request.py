@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from notification_channels import registry
 from notification_channels.base import InvalidRecipient, PermanentError
+from notification_channels.in_app import action_url_problem
 from preferences_app.models import UserPreference, is_user_id
 from preferences_app.selectors import preference_cache_key
 from preferences_app.services import quiet_hours_end_for
@@ -37,6 +38,7 @@ class SendRequest:
     priority: str
     send_at: dt.datetime | None
     client: str
+    in_app: dict[str, Any] | None = None  # in-app only: the action URL and data payload, from the context
 
 
 # Django builds a choices enum's `values` anew, labels and all, on every read.
@@ -80,16 +82,33 @@ def send_request_check(*, template_name: Any, context: Any, channel: str | None,
     if channel == NotificationType.EMAIL and not template.subject:
         raise ValidationError({"channel": f"Template {template.name!r} has no subject, so it cannot go by email."})
     rendered = template_render(template=template, context=context or {})
+    in_app = in_app_fields(context or {}) if channel == NotificationType.IN_APP else None
     return SendRequest(template=template, channel=channel, rendered=rendered, priority=priority,
-                       send_at=send_at, client=client)
+                       send_at=send_at, client=client, in_app=in_app)
+
+
+# The context keys an in-app message takes its action URL and data payload from (as a send finds an address
+# missing from the preferences in the context's `email`, `phone` or `device_token`).
+IN_APP_CONTEXT_KEYS = ("action_url", "data")
+
+
+def in_app_fields(context: dict[str, Any]) -> dict[str, Any]:
+    """An in-app message's action URL and data payload, from the context. Raises ValidationError naming
+    `context.action_url` or `context.data`."""
+    fields = {key: context[key] for key in IN_APP_CONTEXT_KEYS if context.get(key) is not None}
+    if "action_url" in fields and (problem := action_url_problem(fields["action_url"])):
+        raise ValidationError({"context.action_url": problem})
+    if "data" in fields and not isinstance(fields["data"], dict):
+        raise ValidationError({"context.data": "Must be a JSON object."})
+    return fields
 
 
 def delivery_validate(*, channel: str, recipient: str, targets: list[tuple[str, str]],
-                      rendered: RenderedMessage) -> None:
+                      rendered: RenderedMessage, in_app: dict[str, Any] | None = None) -> None:
     """Channel checks at accept time (address syntax, SMS length, push token and size), as a 400."""
     messages = ([channel_message(channel=channel, to=token, rendered=rendered, platform=platform)
                  for platform, token in targets] if channel == NotificationType.PUSH
-                else [channel_message(channel=channel, to=recipient, rendered=rendered)])
+                else [channel_message(channel=channel, to=recipient, rendered=rendered, in_app=in_app)])
     for message in messages:
         try:
             registry.validate(message)
@@ -99,14 +118,19 @@ def delivery_validate(*, channel: str, recipient: str, targets: list[tuple[str, 
             raise ValidationError({"message": err.message}) from err
 
 
+PROBES = {NotificationType.EMAIL: "probe@example.com", NotificationType.SMS: "+14155550100",
+          NotificationType.IN_APP: "1"}
+
+
 def text_validate_once(request: SendRequest) -> None:
     """Channel checks of a text that is the same for every recipient (SMS length, push size), made once
     against a valid address, as a 400."""
     if request.channel == NotificationType.PUSH:
         delivery_validate(channel="push", recipient="", targets=[], rendered=request.rendered)
     else:
-        probe = "probe@example.com" if request.channel == NotificationType.EMAIL else "+14155550100"
-        delivery_validate(channel=request.channel, recipient=probe, targets=[], rendered=request.rendered)
+        probe = PROBES[request.channel]
+        delivery_validate(channel=request.channel, recipient=probe, targets=[], rendered=request.rendered,
+                          in_app=request.in_app)
 
 
 def send_schedule(*, preference: UserPreference, request: SendRequest, now: dt.datetime) -> dt.datetime | None:

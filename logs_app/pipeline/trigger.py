@@ -51,6 +51,7 @@ IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 TRIGGER_COLUMNS = (*BULK_COLUMNS, "trigger_id")
 ON_FILE = {NotificationType.EMAIL: "email address", NotificationType.SMS: "phone number",
            NotificationType.PUSH: "active push device"}
+CHANNEL_SWITCHES = tuple(f"{channel}_enabled" for channel in NotificationType.values)
 
 
 @dataclass(frozen=True)
@@ -178,9 +179,9 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
                 now: dt.datetime) -> None:
     """One log per user (each once) and channel, a chunk of users at a time; counts into the trigger."""
     counts = {channel: dict.fromkeys(NotificationStatus.values, 0) for channel in (r.channel for r in requests)}
-    fields = ("user_id", "email_enabled", "sms_enabled", "push_enabled", "email", "phone", "quiet_hours_start",
-              "quiet_hours_end", "timezone")
+    fields = ("user_id", *CHANNEL_SWITCHES, "email", "phone", "quiet_hours_start", "quiet_hours_end", "timezone")
     stored = UserPreference.objects.annotate(phone=Cast("phone_number", output_field=CharField()))
+    email_at, phone_at = fields.index("email"), fields.index("phone")
     listened = logs_changed_listened()
     has_push = any(request.channel == NotificationType.PUSH for request in requests)
     for chunk in chunks(recipients, TRIGGER_CHUNK):
@@ -190,14 +191,14 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
                            .values_list("preference__user_id", flat=True)) if has_push else set()
         # Addresses on the suppression list (bounces, complaints, opt-outs), read once per chunk and channel.
         listed = {channel: suppressed_among(channel=channel, addresses=[row[column] for row in rows_found.values()])
-                  for channel, column in ((NotificationType.EMAIL, 4), (NotificationType.SMS, 5)) if channel in counts}
+                  for channel, column in ((NotificationType.EMAIL, email_at), (NotificationType.SMS, phone_at))
+                if channel in counts}
         rows = []
         for user_id in chunk:
             row = rows_found.get(user_id)
-            preference = UserPreference(user_id=user_id) if row is None else UserPreference(
-                user_id=user_id, email_enabled=row[1], sms_enabled=row[2], push_enabled=row[3], email=row[4],
-                quiet_hours_start=row[6], quiet_hours_end=row[7], timezone=row[8])
-            phone = (row[5] or "") if row else ""
+            stored_values = dict(zip(fields, row)) if row else {"user_id": user_id}
+            phone = stored_values.pop("phone", None) or ""
+            preference = UserPreference(**stored_values)
             for request in requests:
                 rows.append(_log_row(trigger, kind, request, preference, phone=phone, now=now,
                                      choices=choices.get(user_id, {}), has_device=user_id in with_devices,
@@ -217,7 +218,8 @@ def _log_row(trigger: Trigger, kind: NotificationKind, request: SendRequest, pre
              phone: str, now: dt.datetime, choices: dict, has_device: bool, listed: dict[str, str],
              counts: dict[str, int]) -> tuple:
     channel, template, rendered = request.channel, request.template, request.rendered
-    recipient = preference.email if channel == NotificationType.EMAIL else phone if channel == NotificationType.SMS else ""
+    recipient = (preference.email if channel == NotificationType.EMAIL else phone if channel == NotificationType.SMS
+                 else str(preference.user_id) if channel == NotificationType.IN_APP else "")
     scheduled_for = queued_at = error = None
     decision = channel_decision(preference=preference, kind=kind, channel=channel, choices=choices)
     if not decision.allowed:
@@ -234,7 +236,14 @@ def _log_row(trigger: Trigger, kind: NotificationKind, request: SendRequest, pre
     html_body = rendered.html_body if channel == NotificationType.EMAIL else ""
     return (preference.user_id, template.pk, template.name, template.version, channel, status, request.priority,
             rendered.subject, rendered.body, html_body, "", "", 0, recipient, error, trigger.client, None,
-            scheduled_for, queued_at, now, now, trigger.id)
+            scheduled_for, queued_at, now, now, _in_app_metadata(kind, request), trigger.id)
+
+
+def _in_app_metadata(kind: NotificationKind, request: SendRequest) -> dict[str, Any] | None:
+    """What an in-app log carries to the feed besides its text: action URL, data, the kind and its category."""
+    if request.channel != NotificationType.IN_APP:
+        return None
+    return {**(request.in_app or {}), "kind": kind.key, "category": kind.category.key}
 
 
 _INDEX = {column: index for index, column in enumerate(TRIGGER_COLUMNS)}

@@ -31,6 +31,7 @@ def test_create_answers_201_with_the_kind_and_its_channel_templates(api, templat
         "email": {"id": templates["email"], "name": "shipped_email", "version": 1},
         "sms": {"id": templates["sms"], "name": "shipped_sms", "version": 1},
         "push": {"id": templates["push"], "name": "shipped_push", "version": 1},
+        "in_app": None,
     }
 
 

@@ -40,7 +40,7 @@ def test_create_reports_every_bad_field_at_once(channel_templates):
         "key": ["Not a valid key: Lower-case letters, digits, '_', '-' and '.', starting with a letter or digit."],
         "category": ["No category with the key 'nope'."],
         "templates.email": ["Template 'shipped_sms' is a sms template, not email."],
-        "templates.fax": ["Not a channel; one of: email, sms, push."],
+        "templates.fax": ["Not a channel; one of: email, sms, push, in_app."],
         "templates.push": ["No template with the id 999999."],
     }
     assert not NotificationKind.objects.exists()

@@ -36,7 +36,8 @@ def _row(template, user_id: int, batch_id: uuid.UUID, moment: dt.datetime, **cha
               "priority": "urgent", "subject": "", "body": "Code 12 \u2603 \"quoted\"\ttab\\back", "html_body": "",
               "provider": "", "provider_message_id": "", "attempts": 0, "recipient": "+14155550100",
               "error_message": None, "client": "k1", "batch_id": batch_id, "scheduled_for": moment,
-              "queued_at": None, "created_at": moment, "updated_at": moment, "trigger_id": uuid.uuid4(), **changes}
+              "queued_at": None, "created_at": moment, "updated_at": moment, "trigger_id": uuid.uuid4(),
+              "notification_metadata": {"action_url": "/orders/1", "data": {"n": [1, "\u2603"]}}, **changes}
     return tuple(values[column] for column in TRIGGER_COLUMNS)
 
 
@@ -47,7 +48,7 @@ def test_copy_and_bulk_create_store_the_same_rows(monkeypatch):
     copied, created = uuid.uuid4(), uuid.uuid4()
     rows = [_row(template, 1, copied, moment),
             _row(template, 2, copied, moment, status=NotificationStatus.SUPPRESSED, error_message="off",
-                 scheduled_for=None, queued_at=moment, recipient="")]
+                 scheduled_for=None, queued_at=moment, recipient="", notification_metadata=None)]
     insert_logs(rows, TRIGGER_COLUMNS)
     monkeypatch.setattr(connection, "vendor", "sqlite")  # the other branch: bulk_create, as off PostgreSQL
     insert_logs([(*row[:16], created, *row[17:]) for row in rows], TRIGGER_COLUMNS)

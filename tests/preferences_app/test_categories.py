@@ -77,7 +77,7 @@ def test_unknown_keys_channels_and_values_are_named():
                         kinds={"gone": {}})
     assert caught.value.message_dict == {
         "categories.nope": ["No category with the key 'nope'."],
-        "categories.marketing.fax": ["Not a channel; one of: email, sms, push."],
+        "categories.marketing.fax": ["Not a channel; one of: email, sms, push, in_app."],
         "categories.marketing.sms": ["Must be true, false or null."],
         "kinds.gone": ["No kind with the key 'gone'."],
     }

@@ -57,7 +57,7 @@ def test_update_keeps_examples_of_variables_still_used():
     ({"subject": "Hi {{ nme }}"}, "subject", "the variables do not declare: nme"),
     ({"subject": ""}, "subject", "Email templates need a subject."),
     ({"type": "sms", "html_body": "<p>{{ name }}</p>"}, "html_body", "Only email templates have an HTML body."),
-    ({"type": "fax"}, "type", "Must be one of: email, sms, push."),
+    ({"type": "fax"}, "type", "Must be one of: email, sms, push, in_app."),
     ({"body": "   "}, "body", "This field may not be blank."),
     ({"body": "{{ name.__class__ }}"}, "body", "attributes starting with '_'"),
     ({"body": "{% for %}"}, "body", "Template syntax error on line 1"),

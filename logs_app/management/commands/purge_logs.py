@@ -1,14 +1,17 @@
-"""manage.py purge_logs --older-than DAYS: delete old finished logs in batches (retention)."""
+"""manage.py purge_logs --older-than DAYS: delete old finished logs in batches (retention), and the in-app
+messages read or archived more than INBOX_RETENTION_DAYS ago."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from inbox_app.services import feed_purge
 from logs_app.privacy import logs_purge
 
 
 class Command(BaseCommand):
     help = ("Delete notification logs created more than DAYS days ago that reached a final status (pending ones "
-            "are kept). Runs in small batches, so the service can keep working meanwhile.")
+            "are kept), and in-app messages read or archived and older than INBOX_RETENTION_DAYS (unread ones are "
+            "kept). Runs in small batches, so the service can keep working meanwhile.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", type=int, required=True, metavar="DAYS", dest="older_than")
@@ -27,3 +30,5 @@ class Command(BaseCommand):
         detail = ", ".join(f"{status} {count}" for status, count in sorted(result.by_status.items()))
         self.stdout.write(f"{verb} {result.total} log{'s' if result.total != 1 else ''} created before "
                           f"{result.cutoff:%Y-%m-%d %H:%M} UTC{f' ({detail})' if detail else ''}.")
+        messages = feed_purge(batch=options["batch_size"], dry_run=options["dry_run"])
+        self.stdout.write(f"{verb} {messages} read or archived in-app message{'s' if messages != 1 else ''}.")
