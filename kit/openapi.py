@@ -14,6 +14,16 @@ from .bodies import JSONObjectField
 NO_NUL_PATTERN = "^[^\\u0000]*$"
 
 
+def _drop_defaults(field_schema: dict[str, Any]) -> None:
+    """Remove a field's default, also from the branches of a oneOf/anyOf/allOf (a blank-or-pattern
+    string is a oneOf whose first branch carries the default)."""
+    field_schema.pop("default", None)
+    for key in ("oneOf", "anyOf", "allOf"):
+        for branch in field_schema.get(key, ()):
+            if isinstance(branch, dict):
+                _drop_defaults(branch)
+
+
 class ApiAutoSchema(AutoSchema):
     """drf-spectacular's schema, except that:
 
@@ -33,7 +43,7 @@ class ApiAutoSchema(AutoSchema):
             schema.pop("description", None)
         if is_patched_serializer(serializer, direction):
             for field_schema in schema.get("properties", {}).values():
-                field_schema.pop("default", None)
+                _drop_defaults(field_schema)
         return schema
 
     def _map_serializer_field(self, field: Any, direction: str, bypass_extensions: bool = False) -> Any:

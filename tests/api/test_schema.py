@@ -46,8 +46,8 @@ def test_no_patch_body_carries_defaults(anonymous):
     components = anonymous.get("/api/schema/?format=json").json()["components"]["schemas"]
     patched = {name: component for name, component in components.items() if name.startswith("Patched")}
     assert {"PatchedPreferenceInputRequest", "PatchedTemplateInputRequest"} <= set(patched)
-    assert {name: [field for field, schema in component["properties"].items() if "default" in schema]
-            for name, component in patched.items()} == {name: [] for name in patched}
+    assert {name: [field for field, schema in component["properties"].items() if '"default"' in json.dumps(schema)]
+            for name, component in patched.items()} == {name: [] for name in patched}  # nor in a oneOf's branch
 
 
 def test_descriptions_address_clients_not_maintainers(anonymous):
