@@ -95,6 +95,11 @@ class ProviderTimeout(TransientError):
     """The provider did not answer in time (it may still have taken the message)."""
 
 
+class Paced(TransientError):
+    """The provider's pace (pacing.py) has no slot soon enough; `retry_after` says when it has. Not a failure
+    of the message and no call to the provider: the caller does not count it as an attempt."""
+
+
 class PermanentError(ChannelError):
     """Retrying cannot help: the message, the account or the configuration is wrong."""
 
@@ -161,6 +166,8 @@ class Provider:
 
     name: ClassVar[str] = ""
     channel: ClassVar[Channel]
+    # Its pacing.Pace when its settings give it a RATE (the registry sets it): every send waits for a slot.
+    pace: Any = None
     # Push platforms this provider can reach; empty means every platform.
     platforms: ClassVar[frozenset[str]] = frozenset()
     required_options: ClassVar[Sequence[str]] = ()
@@ -270,6 +277,12 @@ class ChannelAdapter:
             raise PermanentError(f"no {self.channel} provider configured{where}")
         failures: list[TransientError] = []
         for provider in candidates:
+            if provider.pace is not None:
+                try:
+                    provider.pace.wait(provider=provider.name)
+                except Paced as err:  # no slot soon at this provider's pace: no call made, try the next one
+                    failures.append(err)
+                    continue
             started_at, began = dt.datetime.now(dt.UTC), time.monotonic()
             try:
                 result = provider.send(message)
@@ -278,6 +291,8 @@ class ChannelAdapter:
                     calls.append(ProviderCall.of_error(provider.name, started_at, began, err))
                 if not isinstance(err, TransientError):
                     raise
+                if provider.pace is not None and (err.status == 429 or err.retry_after is not None):
+                    provider.pace.slow_down(retry_after=err.retry_after)
                 logger.warning("%s failed transiently, trying the next provider: %s", provider, err)
                 failures.append(err)
                 if provider is not candidates[-1]:

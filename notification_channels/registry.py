@@ -9,8 +9,9 @@ Settings::
         "in_app": [{"BACKEND": "inbox_app.provider.FeedProvider", "OPTIONS": {}}],
     }
 
-Each list is the failover order. ``NOTIFICATION_SMS_MAX_SEGMENTS`` (default 10)
-caps SMS length.
+Each list is the failover order. An entry's ``RATE`` (messages per second) paces that
+provider across every worker process (pacing.py). ``NOTIFICATION_SMS_MAX_SEGMENTS``
+(default 10) caps SMS length.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from django.utils.module_loading import import_string
 from notification_channels.base import Channel, ChannelAdapter, DeliveryResult, Message, Provider, ProviderCall
 from notification_channels.email import EmailAdapter
 from notification_channels.in_app import InAppAdapter
+from notification_channels.pacing import Pace
 from notification_channels.push import PushAdapter
 from notification_channels.sms import SMSAdapter
 
@@ -63,7 +65,13 @@ def _build_provider(channel: Channel, index: int, config: Any) -> Provider:
         raise ImproperlyConfigured(
             f"{where}: {config['BACKEND']!r} is a {provider_class.channel} provider, not {channel}"
         )
-    return provider_class(**(config.get("OPTIONS") or {}))
+    provider = provider_class(**(config.get("OPTIONS") or {}))
+    if config.get("RATE") is not None:
+        rate = config["RATE"]
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 100_000:
+            raise ImproperlyConfigured(f"{where}['RATE'] must be messages per second, a number above 0, not {rate!r}")
+        provider.pace = Pace(key=f"{channel.value}:{index}:{provider.name}", rate=float(rate))
+    return provider
 
 
 def _build_adapter(channel: Channel) -> ChannelAdapter:

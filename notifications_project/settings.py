@@ -330,6 +330,11 @@ NOTIFICATION_TASK_BATCH_SIZE = env_int("NOTIFICATION_TASK_BATCH_SIZE", 200)
 # milliseconds, each task carrying every send accepted meanwhile (logs_app/pipeline/publisher.py).
 NOTIFICATION_PUBLISH_LINGER_MS = env_int("NOTIFICATION_PUBLISH_LINGER_MS", 100)
 NOTIFICATION_BULK_MAX_USERS = env_int("NOTIFICATION_BULK_MAX_USERS", 100_000)
+# Pacing of providers with a RATE (notification_channels/pacing.py): a send waits at most this long for its
+# slot (else it is retried later, not counted as a try; keep the lease margin above the providers' timeouts
+# plus this), and a 429 or Retry-After halves a provider's pace for this long.
+NOTIFICATION_PACE_MAX_WAIT_SECONDS = env_int("NOTIFICATION_PACE_MAX_WAIT_SECONDS", 3)
+NOTIFICATION_PACE_SLOW_SECONDS = env_int("NOTIFICATION_PACE_SLOW_SECONDS", 60)
 
 # Largest context a send may carry, in bytes of JSON, and largest template body.
 NOTIFICATION_MAX_CONTEXT_BYTES = env_int("NOTIFICATION_MAX_CONTEXT_BYTES", 64 * 1024)

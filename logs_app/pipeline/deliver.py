@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
@@ -19,7 +20,7 @@ from consent_app.services import suppression_after_send_error
 from kit import metrics
 from kit.logging import request_id_bound
 from notification_channels import registry
-from notification_channels.base import ChannelError, InvalidRecipient, PermanentError, TransientError
+from notification_channels.base import ChannelError, InvalidRecipient, Paced, PermanentError, TransientError
 from notification_channels.base import ProviderCall as Call
 from preferences_app.services import device_deactivate
 from templates_app.models import NotificationType
@@ -113,7 +114,8 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
             provider, message_id, metadata = result.provider, result.message_id, {**(in_app or {}), **result.detail}
     except TransientError as err:
         calls_write(call_rows(log=log, calls=made))
-        if log.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
+        paced = isinstance(err, Paced)  # the provider's pace had no slot soon: not a try of this message
+        if log.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS and not paced:
             _finish(log, status=NotificationStatus.FAILED, provider=err.provider,
                     error_message=f"Gave up after {log.attempts} attempt{pluralize(log.attempts)}: {describe(err)}")
             metrics.notification_failed(channel=log.type, provider=err.provider)
@@ -126,7 +128,7 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
         NotificationLog.objects.filter(pk=log.pk, status=NotificationStatus.PENDING).update(
             scheduled_for=retry_at, lease_expires_at=None, provider=err.provider,
             error_message=f"Attempt {log.attempts} failed: {describe(err)}", queued_at=timezone.now() if queue_now else None,
-            updated_at=timezone.now())
+            updated_at=timezone.now(), **({"attempts": F("attempts") - 1} if paced else {}))
         if queue_now:
             logs_enqueue(log_ids=[log.pk], countdown=delay)
         metrics.notification_retried(channel=log.type, provider=err.provider)
