@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from kit.logging import logging_config
 
@@ -185,11 +185,23 @@ NOTIFICATION_URGENT_QUEUE = os.environ.get("NOTIFICATION_URGENT_QUEUE") or "noti
 NOTIFICATION_BULK_QUEUE = os.environ.get("NOTIFICATION_BULK_QUEUE") or "notifications.bulk"
 # A bulk send or trigger queues this many delivery tasks per turn; fan-outs running together take turns.
 NOTIFICATION_BULK_TURN_BATCHES = env_int("NOTIFICATION_BULK_TURN_BATCHES", 10)
-# Quorum queues on RabbitMQ (replicated, at-least-once); the argument means nothing to Redis, which ignores it.
-_QUEUE_ARGUMENTS = {"x-queue-type": "quorum"}
+# On RabbitMQ, quorum queues (replicated, durable) bound to one topic exchange by their names: Celery then
+# delays countdown tasks (retries) in RabbitMQ itself ("native delayed delivery") instead of holding them in a
+# worker. Redis ignores the queue type and routes the exchange's messages by name as well. (The exchange has
+# a name of its own: kombu keeps Redis bindings per exchange name, and older ones were direct.)
 CELERY_TASK_DEFAULT_QUEUE = NOTIFICATION_URGENT_QUEUE if NOTIFICATION_LANES else "celery"
-CELERY_TASK_QUEUES = [Queue(name, routing_key=name, queue_arguments=_QUEUE_ARGUMENTS) for name in (
-    (NOTIFICATION_URGENT_QUEUE, NOTIFICATION_BULK_QUEUE) if NOTIFICATION_LANES else ("celery",))]
+CELERY_TASK_DEFAULT_EXCHANGE = "notifications.lanes"
+CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(CELERY_TASK_DEFAULT_EXCHANGE, type="topic"), routing_key=name,
+          queue_arguments={"x-queue-type": "quorum"})
+    for name in ((NOTIFICATION_URGENT_QUEUE, NOTIFICATION_BULK_QUEUE) if NOTIFICATION_LANES else ("celery",))]
+if CELERY_BROKER_URL.startswith(("amqp", "pyamqp")):
+    # A publish returns once RabbitMQ has the message (publisher confirms); a connection that stops
+    # answering is noticed within seconds (AMQP heartbeats), not when the operating system gives up on it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10)
 
 # The sweep hands due and orphaned pending logs to the queue; beat runs it this often.
 NOTIFICATION_SWEEP_INTERVAL_SECONDS = env_int("NOTIFICATION_SWEEP_INTERVAL_SECONDS", 10)

@@ -75,22 +75,38 @@ def sms_via(settings):
     return configure
 
 
-@pytest.fixture(scope="session")
-def _empty_broker():
-    """Tasks left by an earlier run name logs of another database; start from an empty broker once."""
-    import redis
+def broker_purge(url: str) -> None:
+    """Empty the broker: tasks left by an earlier test or run name logs of another database."""
+    if url.startswith("amqp"):
+        from kombu import Connection
 
-    redis.Redis.from_url(settings.CELERY_TEST_BROKER_URL).flushdb()
+        from notifications_project.celery import app as celery_app
+
+        with Connection(url, connect_timeout=5) as broker:
+            for queue in celery_app.conf.task_queues:
+                bound = queue(broker.default_channel)
+                bound.declare()
+                bound.purge()
+    else:
+        import redis
+
+        # Everything but kombu's bindings of exchanges to queues: a process declares those once, and a
+        # message to an exchange without them would go nowhere.
+        client = redis.Redis.from_url(url)
+        stale = [key for key in client.scan_iter() if not key.startswith(b"_kombu.binding.")]
+        if stale:
+            client.delete(*stale)
 
 
 @pytest.fixture
-def broker_url(request):
-    """The Redis broker of the real-worker tests (CELERY_TEST_BROKER_URL); they need PostgreSQL too."""
+def broker_url():
+    """The broker of the real-worker tests (CELERY_TEST_BROKER_URL: Redis or RabbitMQ), emptied before each
+    test; they need PostgreSQL too."""
     from django.db import connection
 
     if connection.vendor != "postgresql" or not settings.CELERY_TEST_BROKER_URL:
-        pytest.skip("needs PostgreSQL and CELERY_TEST_BROKER_URL (a Redis broker)")
-    request.getfixturevalue("_empty_broker")
+        pytest.skip("needs PostgreSQL and CELERY_TEST_BROKER_URL (a Redis or RabbitMQ broker)")
+    broker_purge(settings.CELERY_TEST_BROKER_URL)
     return settings.CELERY_TEST_BROKER_URL
 
 

@@ -7,6 +7,7 @@ pipeline); the names are the wire names of the task messages, so they do not cha
 
 import logging
 import datetime as dt
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -63,6 +64,8 @@ def logs_enqueue(*, log_ids: Iterable[int], countdown: float | None = None,
     (the task message carries them in its `request_ids` header).
     """
     lane = lane or current_lane() or Lane.URGENT
+    if countdown:  # whole seconds: RabbitMQ's delayed delivery takes no fraction (and refuses under one)
+        countdown = math.ceil(countdown)
     for batch in chunks(log_ids, settings.NOTIFICATION_TASK_BATCH_SIZE):
         options: dict[str, Any] = {"countdown": countdown, "lane": lane}
         if request_ids:

@@ -14,7 +14,7 @@ from django.db import connection
 from apikeys_app.services import api_key_create
 from notifications_project.celery import app as celery_app
 from templates_app.services import template_create
-from tests.reliability.harness import Broker, Sweeper
+from tests.reliability.harness import Broker, RabbitMQBroker, Sweeper
 from tests.workers import Worker, use_broker, worker_env
 
 # Short leases and re-queue delays, so that lost work comes back within seconds, not minutes.
@@ -36,7 +36,7 @@ class Stage:
 
     base_url: str
     api_key: str
-    broker: Broker
+    broker: Broker | RabbitMQBroker
     log_dir: Path
     sweeper: Sweeper
     workers: list[Worker] = field(default_factory=list)
@@ -63,7 +63,10 @@ def stage(live_server, transactional_db, settings, tmp_path) -> Iterator[Stage]:
     template_create(name="acct_sms", type="sms", body="Code {{ code }}", variables={"code": "#0"})
     secret = api_key_create(name="accounting", scopes=["send", "read"])[1]
 
-    broker = Broker()
+    # The broker under test: a throwaway redis-server, or, when CELERY_TEST_BROKER_URL names RabbitMQ, that
+    # RabbitMQ behind a proxy of the test's own that can cut it off.
+    amqp = (settings.CELERY_TEST_BROKER_URL or "").startswith("amqp")
+    broker = RabbitMQBroker(settings.CELERY_TEST_BROKER_URL) if amqp else Broker()
     sweeper = Sweeper(interval=1.0)
     stage = Stage(base_url=live_server.url, api_key=secret, broker=broker, log_dir=tmp_path, sweeper=sweeper)
     try:

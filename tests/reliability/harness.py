@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -21,11 +22,13 @@ from typing import Any
 import httpx
 import redis
 from django.db import connection, connections
+from kombu import Connection
 
 from logs_app.models import NotificationLog
 from logs_app.pipeline.sweep import logs_sweep_due
 from tests.fakes.base import Answer, RecordedRequest
 from tests.fakes.twilio import FakeTwilio
+from tests.conftest import broker_purge
 from tests.workers import free_port, wait_for
 
 FINAL = {"sent", "delivered", "failed", "bounced", "suppressed"}
@@ -66,6 +69,71 @@ class Broker:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+
+class RabbitMQBroker:
+    """The RabbitMQ on 127.0.0.1:5672, reached through a TCP proxy of our own on a free loopback port: `stop`
+    cuts every connection and refuses new ones, as a broker that vanished; `start` lets them through again.
+    Unlike the throwaway Redis, the broker itself keeps what was queued (quorum queues are durable), so
+    `start` empties the lanes' queues first: the run begins, and comes back, as empty as the Redis one."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        broker_purge(self.upstream)
+        listener = socket.create_server(("127.0.0.1", self.port))
+        with self._lock:
+            self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._sockets = self._sockets, set()
+        if listener is not None:
+            listener.close()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        host, port = Connection(self.upstream).hostname, Connection(self.upstream).port or 5672
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            try:
+                server = socket.create_connection((host, port), timeout=5)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._listener is not listener:
+                    client.close(), server.close()
+                    return
+                self._sockets |= {client, server}
+            for source, target in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 # The sweep, as beat runs it -------------------------------------------------------------------
