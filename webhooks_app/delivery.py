@@ -82,19 +82,40 @@ def event_body(event: WebhookEvent) -> str:
 
 
 def events_claim(*, event_ids: list[int], now: dt.datetime) -> list[WebhookEvent]:
-    """Take the due events among `event_ids` for one lease, long enough for each to time out; others skip them."""
+    """Take the due events among `event_ids` for one lease (a log's, NOTIFICATION_LEASE_SECONDS); others skip them."""
+    lease = now + dt.timedelta(seconds=settings.NOTIFICATION_LEASE_SECONDS)
     with transaction.atomic():
         ids = list(WebhookEvent.objects.select_for_update(skip_locked=True, of=("self",))
                    .filter(due_filter(now), pk__in=event_ids).order_by("id").values_list("id", flat=True))
-        lease = now + dt.timedelta(seconds=(settings.WEBHOOK_TIMEOUT_SECONDS + 1) * (len(ids) + 1) + 30)
         WebhookEvent.objects.filter(pk__in=ids).update(lease_expires_at=lease, attempts=F("attempts") + 1)
     return list(WebhookEvent.objects.filter(pk__in=ids).select_related("endpoint").order_by("id"))
 
 
+def events_release(*, events: list[WebhookEvent]) -> None:
+    """Give back claimed events this worker will not attempt before its lease runs short: due again at
+    once, the attempt not counted, and queued again (or left to the sweep when tasks run in process)."""
+    queue_now = not settings.CELERY_TASK_ALWAYS_EAGER
+    ids = [event.pk for event in events]
+    WebhookEvent.objects.filter(pk__in=ids, status=EventStatus.PENDING, lease_expires_at=events[0].lease_expires_at
+                                ).update(lease_expires_at=None, attempts=F("attempts") - 1,
+                                         queued_at=timezone.now() if queue_now else None)
+    if queue_now:
+        events_enqueue(event_ids=ids)
+
+
 def events_deliver(*, event_ids: list[int]) -> dict[str, int]:
-    """Claim and deliver the due events among `event_ids` (the delivery task's body); counts by outcome."""
+    """Claim and deliver the due events among `event_ids` (the delivery task's body); counts by outcome.
+
+    An attempt only starts while the lease has NOTIFICATION_LEASE_MARGIN_SECONDS left (more than a
+    receiver's timeouts); the rest of the batch is released for another task, so no two workers hold one."""
     outcomes: dict[str, int] = {}
-    for event in events_claim(event_ids=list(event_ids), now=timezone.now()):
+    claimed = events_claim(event_ids=list(event_ids), now=timezone.now())
+    margin = dt.timedelta(seconds=settings.NOTIFICATION_LEASE_MARGIN_SECONDS)
+    for index, event in enumerate(claimed):
+        if timezone.now() + margin > event.lease_expires_at:
+            events_release(events=claimed[index:])
+            outcomes["released"] = len(claimed) - index
+            break
         status = event_deliver(event)
         outcomes[status] = outcomes.get(status, 0) + 1
     return outcomes

@@ -55,3 +55,17 @@ def events_sweep_due(*, now: dt.datetime | None = None, limit: int = 10_000) -> 
         logger.info("sweep queued webhook events", extra={"count": len(ids)})
     return len(ids)
 
+
+def events_replay(*, event_ids: Iterable[int]) -> int:
+    """Deliver events again from scratch (a fresh run of retries), each with its own webhook-id as before,
+    whatever became of them; an event of a disabled endpoint waits until it is enabled. Returns how many."""
+    now, count = timezone.now(), 0
+    for batch in chunks(event_ids, 1000):
+        with transaction.atomic():
+            changed = WebhookEvent.objects.filter(pk__in=batch).update(
+                status=EventStatus.PENDING, attempts=0, next_attempt_at=now, lease_expires_at=None, queued_at=now,
+                delivered_at=None, last_error="")
+            transaction.on_commit(lambda batch=batch: events_enqueue(event_ids=batch))
+        count += changed
+    logger.info("webhook events replayed", extra={"count": count})
+    return count

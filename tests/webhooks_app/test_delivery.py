@@ -209,3 +209,20 @@ def test_deliver_webhooks_releases_due_retries(receiver, django_capture_on_commi
         call_command("deliver_webhooks", stdout=out)
     assert out.getvalue().strip() == "Released 2 due webhook events."
     assert receiver.types_once() == {"notification.accepted": 1, "notification.sent": 1}
+
+
+def test_a_leased_event_is_skipped_and_a_short_lease_gives_the_rest_back(receiver, settings,
+                                                                         django_capture_on_commit_callbacks):
+    from webhooks_app.delivery import events_claim, events_deliver
+
+    receiver.enqueue(Answer(status=500), Answer(status=500))
+    send(django_capture_on_commit_callbacks)
+    WebhookEvent.objects.update(next_attempt_at=timezone.now())
+    ids = list(WebhookEvent.objects.order_by("id").values_list("id", flat=True))
+    held = events_claim(event_ids=ids[:1], now=timezone.now())  # another worker holds the first
+    assert [event.pk for event in held] == ids[:1]
+    settings.NOTIFICATION_LEASE_MARGIN_SECONDS = settings.NOTIFICATION_LEASE_SECONDS + 1  # no lease is long enough
+    assert events_deliver(event_ids=ids) == {"released": 1}
+    assert len(receiver.requests) == 2  # the two first attempts only
+    second = WebhookEvent.objects.get(pk=ids[1])
+    assert second.lease_expires_at is None and second.attempts == 1
