@@ -4,13 +4,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.contrib import admin
-from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from .models import NotificationLog, NotificationStatus
+from .rollup import counts_since, hour_of, window_start
 from .selectors import Backlog, log_backlog
 
 # The order (and colour, in the stylesheet) in which outcomes are drawn: good news first.
@@ -70,11 +70,11 @@ def _segments(counts: dict[str, int], total: int) -> list[Segment]:
 
 
 def delivery_counts(*, since: dt.datetime) -> Period:
-    """Logs created since `since`, counted per channel, provider and status in one grouped query."""
+    """Logs created in the hours from `since` (the start of an hourly bucket) on, counted per channel, provider
+    and status: read from the rollup (logs_app/rollup.py), a few rows per hour whatever the traffic."""
     rows: dict[tuple[str, str], Row] = {}
-    for entry in (NotificationLog.objects.filter(created_at__gte=since)
-                  .values("type", "provider", "status").annotate(n=Count("id")).order_by()):
-        row = rows.setdefault((entry["type"], entry["provider"]), Row(entry["type"], entry["provider"]))
+    for entry in counts_since(since, "channel", "provider", "status"):
+        row = rows.setdefault((entry["channel"], entry["provider"]), Row(entry["channel"], entry["provider"]))
         row.counts[entry["status"]] = row.counts.get(entry["status"], 0) + entry["n"]
         row.total += entry["n"]
     ordered = sorted(rows.values(), key=lambda row: (row.channel, -row.total, row.provider))
@@ -95,13 +95,11 @@ class Column:
 
 
 def hourly_volume(*, now: dt.datetime, hours: int = 24) -> tuple[list[Column], int]:
-    """The last `hours` hours of logs by hour and status (one grouped query), laid out as SVG columns."""
-    start = now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=hours - 1)
+    """The last `hours` hours of logs by hour and status (from the rollup), laid out as SVG columns."""
+    start = window_start(now, hours)
     per_hour: dict[dt.datetime, dict[str, int]] = {}
-    for entry in (NotificationLog.objects.filter(created_at__gte=start)
-                  .annotate(hour=TruncHour("created_at")).values("hour", "status").annotate(n=Count("id"))
-                  .order_by()):
-        per_hour.setdefault(entry["hour"], {})[entry["status"]] = entry["n"]
+    for entry in counts_since(start, "hour", "status"):
+        per_hour.setdefault(hour_of(entry["hour"]), {})[entry["status"]] = entry["n"]
     peak = max((sum(counts.values()) for counts in per_hour.values()), default=0)
     columns = []
     for index in range(hours):
@@ -132,7 +130,7 @@ def delivery_dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     periods = []
     for title, length in PERIODS:
-        period = delivery_counts(since=now - length)
+        period = delivery_counts(since=window_start(now, length // dt.timedelta(hours=1)))
         period.title = title
         periods.append(period)
     columns, peak = hourly_volume(now=now)

@@ -9,7 +9,7 @@ from .selectors import log_backlog
 
 
 class QueueLagCollector(Collector):
-    """The backlog, read at scrape time with one query on the partial index of pending logs."""
+    """The backlog, read at scrape time from the rollup and the partial index of pending logs (log_backlog)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         backlog = log_backlog()

@@ -208,3 +208,32 @@ class ProviderCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.outcome} (attempt {self.attempt} of log #{self.log_id})"
+
+
+class LogCount(models.Model):
+    """The rollup: how many logs created in `hour` (UTC) are in `status`, per channel and provider, kept by the
+    `logs_changed` receiver in logs_app/rollup.py in the writing transaction, so the dashboard and /metrics read
+    these few rows instead of the logs. A pending log counts under provider '' (a retry may name one without a
+    change of status). Each (hour, channel, provider, status) is spread over a few `shard` rows, summed on read,
+    so that concurrent writers seldom wait for one another."""
+
+    hour = models.DateTimeField()
+    channel = models.CharField(max_length=20)
+    provider = models.CharField(max_length=50, blank=True, default="")
+    status = models.CharField(max_length=20, choices=NotificationStatus.choices)
+    shard = models.PositiveSmallIntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "notification_log_counts"
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "channel", "provider", "status", "shard"],
+                                    name="notification_log_counts_key"),
+        ]
+        indexes = [
+            # The oldest hour with pending logs (the queue-lag gauge) without reading every hour.
+            models.Index(fields=["hour"], name="ix_log_counts_pending_hour", condition=models.Q(status="pending")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.channel}/{self.provider or '-'} {self.status}: {self.count}"

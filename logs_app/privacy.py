@@ -22,6 +22,7 @@ from preferences_app.services import validate_user_id
 
 from .models import FINAL_STATUSES, NotificationLog, NotificationStatus, ProviderCall
 from .pipeline.events import LogChange, logs_changed_send
+from .rollup import counts_subtract, real_counts_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +74,17 @@ def logs_purge(*, older_than_days: int, batch_size: int = 1000, pause_seconds: f
         with transaction.atomic():
             stop = min(start + batch_size, end)
             in_range = old.filter(pk__gte=start, pk__lt=stop)
-            counts = {row["status"]: row["n"] for row in in_range.values("status").annotate(n=Count("id")).order_by()}
+            # Counted by the rollup's key (hour, channel, provider, status), which takes them off with the DELETE.
+            counts = real_counts_of(in_range)
             if counts:
                 # The range's provider calls first, through their (log, id) index; then the logs in one
                 # DELETE (Django's cascade would read every log of the range back to find their calls).
                 ProviderCall.objects.filter(log_id__gte=start, log_id__lt=stop,
                                             log__in=in_range.values("id")).delete()
                 in_range._raw_delete(in_range.db)
-        deleted.update(counts)
+                counts_subtract(counts)
+        for (_, _, _, status), n in counts.items():
+            deleted[status] += n
         start = _first_id_from(start + batch_size, end)
         if pause_seconds and start is not None:
             time.sleep(pause_seconds)
@@ -282,6 +286,6 @@ def _erase_logs(rows: list[tuple]) -> tuple[int, int]:
         LogChange(log_id=log_id, user_id=ERASED_USER_ID, channel=channel, template_name=template_name,
                   old_status=NotificationStatus.PENDING, new_status=NotificationStatus.SUPPRESSED,
                   provider=provider, error_message=CANCELLED_ON_ERASURE, at=now, idempotency_key=None,
-                  batch_id=batch_id, client=client, trigger_id=trigger_id)
-        for log_id, _, _, channel, template_name, provider, batch_id, client, trigger_id in pending])
+                  batch_id=batch_id, created_at=created_at, client=client, trigger_id=trigger_id)
+        for log_id, created_at, _, channel, template_name, provider, batch_id, client, trigger_id in pending])
     return anonymised, cancelled

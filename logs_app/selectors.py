@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db.models import Count, Min, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kit.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
@@ -17,6 +16,7 @@ from notification_channels.base import Channel
 from templates_app.models import NotificationType
 
 from .models import NotificationLog, NotificationStatus, ProviderCall
+from .rollup import oldest_pending_hour, pending_count
 
 # Newest first; unique together, so a cursor names exactly one place in the list.
 LIST_ORDER = ("-created_at", "-id")
@@ -83,17 +83,25 @@ class Backlog:
 
 
 def log_backlog(*, now: dt.datetime | None = None) -> Backlog:
-    """The delivery backlog, in one query over the partial index of pending logs.
+    """The delivery backlog, read without counting the pending logs one by one.
 
     A log waits from its `scheduled_for` (send_at, end of quiet hours, end of a retry's backoff)
-    or, when it has none, from its acceptance.
+    or, when it has none, from its acceptance. The due count is the rollup's pending count less the logs
+    scheduled for later (a range of the partial index of pending logs); the oldest is the first entry of
+    that index, or the first pending log without a schedule from the rollup's oldest pending hour on.
     """
     now = now or timezone.now()
-    row = (NotificationLog.objects
-           .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now), status=NotificationStatus.PENDING)
-           .aggregate(due=Count("id"), oldest=Min(Coalesce("scheduled_for", "created_at"))))
-    oldest = row["oldest"]
-    return Backlog(due=row["due"], oldest_due_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
+    pending = NotificationLog.objects.filter(status=NotificationStatus.PENDING)
+    later = pending.filter(scheduled_for__gt=now).count()
+    due = max(0, pending_count() - later)
+    oldest_scheduled = (pending.filter(scheduled_for__lte=now).order_by("scheduled_for")
+                        .values_list("scheduled_for", flat=True).first())
+    since, oldest_unscheduled = oldest_pending_hour(), None
+    if since is not None:
+        oldest_unscheduled = (pending.filter(scheduled_for__isnull=True, created_at__gte=since).order_by("created_at")
+                              .values_list("created_at", flat=True).first())
+    oldest = min((moment for moment in (oldest_scheduled, oldest_unscheduled) if moment is not None), default=None)
+    return Backlog(due=due, oldest_due_age_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
 
 def log_provider_names() -> list[str]:

@@ -190,11 +190,12 @@ def _bulk_changes(rows: list[tuple], *, batch_id: uuid.UUID, client: str) -> lis
     a bulk send has each user once. Only done when a receiver listens."""
     ids = dict(NotificationLog.objects.filter(batch_id=batch_id, user_id__in=[row[0] for row in rows])
                .values_list("user_id", "id"))
-    at = _BULK_INDEX["updated_at"]
+    at, created = _BULK_INDEX["updated_at"], _BULK_INDEX["created_at"]
     status, error, name, kind = (_BULK_INDEX[column] for column in ("status", "error_message", "template_name", "type"))
     return [LogChange(log_id=ids[row[0]], user_id=row[0], channel=row[kind], template_name=row[name], old_status="",
                       new_status=row[status], provider="", error_message=row[error], at=row[at],
-                      idempotency_key=None, batch_id=batch_id, client=client) for row in rows]
+                      idempotency_key=None, batch_id=batch_id, created_at=row[created], client=client)
+            for row in rows]
 
 
 def _enqueue_later(batch_id: uuid.UUID, *, lane: Lane) -> None:

@@ -40,7 +40,7 @@ def trigger_cancel(*, client: str, cancellation_key: str) -> CancelResult:
         pending = list(NotificationLog.objects.select_for_update()
                        .filter(trigger_id__in=trigger_ids, status=NotificationStatus.PENDING)
                        .values_list("id", "user_id", "type", "template_name", "provider", "idempotency_key",
-                                    "trigger_id"))
+                                    "trigger_id", "created_at"))
         cancelled = NotificationLog.objects.filter(pk__in=[row[0] for row in pending]).update(
             status=NotificationStatus.SUPPRESSED, error_message=reason, lease_expires_at=None, updated_at=now)
         Trigger.objects.filter(pk__in=trigger_ids, cancelled_at__isnull=True).update(cancelled_at=now)
@@ -48,8 +48,8 @@ def trigger_cancel(*, client: str, cancellation_key: str) -> CancelResult:
             LogChange(log_id=log_id, user_id=user_id, channel=channel, template_name=template_name,
                       old_status=NotificationStatus.PENDING, new_status=NotificationStatus.SUPPRESSED,
                       provider=provider, error_message=reason, at=now, idempotency_key=key, batch_id=None,
-                      client=client, trigger_id=trigger_id)
-            for log_id, user_id, channel, template_name, provider, key, trigger_id in pending])
+                      created_at=created_at, client=client, trigger_id=trigger_id)
+            for log_id, user_id, channel, template_name, provider, key, trigger_id, created_at in pending])
     logger.info("trigger cancelled", extra={"cancellation_key": cancellation_key, "triggers": len(trigger_ids),
                                             "logs_cancelled": cancelled})
     return CancelResult(cancellation_key=cancellation_key, triggers=len(trigger_ids), cancelled=cancelled)

@@ -47,6 +47,7 @@ class LogChange:
     at: dt.datetime
     idempotency_key: str | None
     batch_id: uuid.UUID | None
+    created_at: dt.datetime  # the log's, which never changes: its hour is the rollup's bucket
     client: str = ""  # the API key (by prefix) that asked for the log: whose webhooks hear of it
     trigger_id: uuid.UUID | None = None
 
@@ -68,4 +69,5 @@ def log_change(log: NotificationLog, *, old_status: str) -> LogChange:
     return LogChange(log_id=log.pk, user_id=log.user_id, channel=log.type, template_name=log.template_name,
                      old_status=old_status, new_status=log.status, provider=log.provider,
                      error_message=log.error_message, at=log.updated_at, idempotency_key=log.idempotency_key,
-                     batch_id=log.batch_id, client=log.client, trigger_id=log.trigger_id)
+                     batch_id=log.batch_id, created_at=log.created_at, client=log.client,
+                     trigger_id=log.trigger_id)

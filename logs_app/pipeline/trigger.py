@@ -252,14 +252,14 @@ _INDEX = {column: index for index, column in enumerate(TRIGGER_COLUMNS)}
 def _trigger_changes(rows: list[tuple], *, trigger_id: uuid.UUID, client: str) -> list[LogChange]:
     """The changes a chunk of trigger rows made; COPY gives no ids back, so they are read by (trigger, user,
     channel). Only done when a receiver listens."""
-    user, kind, status, error, name, at = (_INDEX[c] for c in ("user_id", "type", "status", "error_message",
-                                                                "template_name", "updated_at"))
+    user, kind, status, error, name, at, created = (_INDEX[c] for c in (
+        "user_id", "type", "status", "error_message", "template_name", "updated_at", "created_at"))
     ids = {(u, c): i for i, u, c in NotificationLog.objects.filter(
         trigger_id=trigger_id, user_id__in={row[user] for row in rows}).values_list("id", "user_id", "type")}
     return [LogChange(log_id=ids[(row[user], row[kind])], user_id=row[user], channel=row[kind],
                       template_name=row[name], old_status="", new_status=row[status], provider="",
-                      error_message=row[error], at=row[at], idempotency_key=None, batch_id=None, client=client,
-                      trigger_id=trigger_id) for row in rows]
+                      error_message=row[error], at=row[at], idempotency_key=None, batch_id=None,
+                      created_at=row[created], client=client, trigger_id=trigger_id) for row in rows]
 
 
 def trigger_result(trigger: Trigger) -> TriggerResult:

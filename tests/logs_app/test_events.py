@@ -13,18 +13,14 @@ from logs_app.pipeline.deliver import logs_deliver
 from logs_app.pipeline.receipts import log_record_receipt
 from preferences_app.models import UserPreference
 from preferences_app.services import preference_update
-from templates_app.services import template_create
 from tests.fakes.base import Answer
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def setup(db, fake_twilio, sms_via):
-    sms_via(fake_twilio)
-    template_create(name="code_sms", type="sms", body="Your code is {{ code }}.")
-    preference_update(user_id=1, phone_number="+4915112345601")
-    preference_update(user_id=2, phone_number="+4915112345602", sms_enabled=False)
+def setup(code_sms_users):
+    pass
 
 
 @pytest.fixture
