@@ -22,7 +22,7 @@ from preferences_app.services import validate_user_id
 
 from .models import FINAL_STATUSES, NotificationLog, NotificationStatus, ProviderCall
 from .pipeline.events import LogChange, logs_changed_send
-from .rollup import counts_subtract, real_counts_of
+from .rollup import counts_compact, counts_subtract, real_counts_of
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ def logs_purge(*, older_than_days: int, batch_size: int = 1000, pause_seconds: f
         start = _first_id_from(start + batch_size, end)
         if pause_seconds and start is not None:
             time.sleep(pause_seconds)
+    counts_compact()
     result = PurgeResult(cutoff=cutoff, by_status=dict(deleted), dry_run=False)
     logger.info("logs purged", extra={"older_than_days": older_than_days, "deleted": result.total,
                                       "by_status": result.by_status})

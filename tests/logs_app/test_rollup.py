@@ -126,6 +126,8 @@ def test_the_purge_takes_what_it_deletes_off_the_rollup(django_capture_on_commit
     assert result.by_status == {"sent": 2, "suppressed": 1}
     assert by_status() == {"pending": 1, "sent": 1}
     assert_rollup_is_the_real_count()
+    # The rows left counting nothing (pending of the sent ones, and all that was purged) are gone too.
+    assert not LogCount.objects.filter(count=0).exists()
 
 
 def test_the_check_prints_each_difference_and_repair_rewrites_the_window(django_capture_on_commit_callbacks, capsys):
