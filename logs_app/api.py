@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apikeys_app.models import Scope
+from apikeys_app.models import APIKey, Scope
 from kit.bodies import JSONObjectField, StrictInputSerializer
 from kit.errors import INVALID_INPUT, ErrorSerializer
 from kit.pagination import KeysetQuerySerializer, page_response, paginated
@@ -73,6 +73,23 @@ class LogDetailOutputSerializer(LogOutputSerializer):
                              "to the next, so it may hold several calls.")
 
 
+# What a key without the `read` scope is told about the log its send made: contact details and content
+# are for readers (a `send` key could otherwise look up any user's address by user id).
+RECEIPT_FIELDS = ("id", "status", "scheduled_for", "sent_at", "delivered_at", "created_at", "updated_at")
+
+
+class SentLogOutputSerializer(LogOutputSerializer):
+    """The log a send made. Every field comes to a key with the `read` scope; a key without it gets only
+    `id`, `status` and the timestamps, so the other fields are optional here."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, field in fields.items():
+            if name not in RECEIPT_FIELDS:
+                field.required = False
+        return fields
+
+
 # Answers are built by `log_data`, not by LogOutputSerializer: a DRF serializer deep-copies its 23 fields
 # for every instance, which costs more than the rest of a send's view. The serializer stays the schema,
 # and tests/api/test_notifications.py keeps the two identical.
@@ -103,6 +120,12 @@ def log_data(log: NotificationLog) -> dict[str, Any]:
         "delivered_at": _moment(log.delivered_at, zone), "created_at": _moment(log.created_at, zone),
         "updated_at": _moment(log.updated_at, zone),
     }
+
+
+def sent_log_data(log: NotificationLog, *, key: APIKey) -> dict[str, Any]:
+    """The log a send made, as SentLogOutputSerializer describes it for this API key."""
+    data = log_data(log)
+    return data if key.has_scope(Scope.READ) else {name: data[name] for name in RECEIPT_FIELDS}
 
 
 class LogListQuerySerializer(KeysetQuerySerializer):
@@ -197,14 +220,18 @@ class NotificationListCreateApi(ApiView):
 
     @extend_schema(
         operation_id="notifications_send", request=SendInputSerializer, parameters=[IDEMPOTENCY_KEY],
-        responses={202: OpenApiResponse(LogOutputSerializer, description="Accepted: the new log."),
-                   200: OpenApiResponse(LogOutputSerializer, description="A repeated Idempotency-Key: the first log."),
+        responses={202: OpenApiResponse(
+            SentLogOutputSerializer,
+            description="Accepted: the new log (its id, status and timestamps only, to a key without `read`)."),
+                   200: OpenApiResponse(SentLogOutputSerializer,
+                                        description="A repeated Idempotency-Key: the first log."),
                    **INVALID_INPUT})
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
         log, created = notification_send(**self.body(SendInputSerializer, request), client=api_client(request),
                                                   idempotency_key=key)
-        return Response(log_data(log), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return Response(sent_log_data(log, key=request.auth),
+                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 class NotificationBulkApi(ApiView):

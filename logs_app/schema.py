@@ -10,12 +10,14 @@ from django.utils import timezone
 from graphql import GraphQLError
 from strawberry import Info
 
+from apikeys_app.models import Scope
 from kit.graphql import PaginationInfo, PaginationInput, json_input, json_output
 from kit.pagination import DEFAULT_PAGE_SIZE, MAX_OFFSET
 from templates_app.schema import NotificationTemplate, NotificationType
 
 from . import models, selectors
 from .pipeline.accept import notification_send
+from .pipeline.messages import address_hidden
 
 NotificationStatus = strawberry.enum(
     enum.Enum("NotificationStatus", {choice.name: choice.value for choice in models.NotificationStatus}),
@@ -124,11 +126,14 @@ class NotificationResponse:
         return small_id(self.log_id)
 
 
-def _response_message(log: models.NotificationLog, *, created: bool, send_at: dt.datetime | None) -> str:
+def _response_message(log: models.NotificationLog, *, created: bool, send_at: dt.datetime | None,
+                      reader: bool) -> str:
+    """What became of the send; to a key without the `read` scope (`reader` false) it names no address."""
     if not created:
         return f"Already accepted with this idempotency key (status {log.status}); nothing was sent again"
     if log.status == models.NotificationStatus.SUPPRESSED:
-        return log.error_message or "Suppressed"
+        reason = log.error_message if reader else address_hidden(log.error_message, log.recipient)
+        return reason or "Suppressed"
     if log.scheduled_for:
         requested = send_at is not None and log.scheduled_for == (
             timezone.make_aware(send_at, dt.timezone.utc) if timezone.is_naive(send_at) else send_at)
@@ -168,5 +173,6 @@ def send_notification(info: Info, input: NotificationRequestInput) -> Notificati
     )
     return NotificationResponse(
         log_id=log.pk, status=log.status, created_at=log.created_at, scheduled_for=log.scheduled_for,
-        message=_response_message(log, created=created, send_at=input.send_at),
+        message=_response_message(log, created=created, send_at=input.send_at,
+                                  reader=info.context.api_key.has_scope(Scope.READ)),
     )

@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apikeys_app.models import Scope
+from apikeys_app.models import APIKey, Scope
 from kit.bodies import JSONObjectField, StrictInputSerializer
 from kit.errors import INVALID_INPUT, ErrorSerializer
 from kit.views import ApiView
@@ -39,7 +39,8 @@ class ChannelOutcomeSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=NotificationType.choices)
     status = serializers.ChoiceField(choices=NotificationStatus.choices,
                                      help_text="`pending` (accepted), `suppressed` or `failed`, or later states on a repeat.")
-    reason = serializers.CharField(allow_null=True, help_text="Why it was suppressed or failed; null when accepted.")
+    reason = serializers.CharField(allow_null=True, help_text="Why it was suppressed or failed; null when accepted. "
+                                   "To a key without the `read` scope it names no address.")
     log_id = serializers.IntegerField()
 
 
@@ -62,10 +63,15 @@ class TriggerOutputSerializer(serializers.Serializer):
         help_text=f"Each recipient's outcome per channel; null past {OUTCOMES_MAX} recipients (read the logs).")
 
 
-def trigger_data(result: TriggerResult) -> dict:
+def trigger_data(result: TriggerResult, *, key: APIKey) -> dict:
+    """The trigger as TriggerOutputSerializer describes it; for a key without the `read` scope no reason names
+    an address."""
+    if not key.has_scope(Scope.READ):
+        result = result.without_addresses()
     trigger = result.trigger
     outcomes = None if result.outcomes is None else [
-        {"user_id": user_id, "channels": [vars(outcome) for outcome in channels]}
+        {"user_id": user_id, "channels": [
+            {"channel": o.channel, "status": o.status, "reason": o.reason, "log_id": o.log_id} for o in channels]}
         for user_id, channels in result.outcomes.items()]
     return TriggerOutputSerializer({
         "trigger_id": trigger.id, "kind": trigger.kind_key, "recipients": trigger.recipients,
@@ -91,7 +97,7 @@ class TriggerCreateApi(ApiView):
         key = idempotency_key_header(request)
         result, created = notification_trigger(**self.body(TriggerInputSerializer, request), client=api_client(request),
                                                idempotency_key=key)
-        return Response(trigger_data(result), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        return Response(trigger_data(result, key=request.auth), status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
 
 
 class TriggerCancelOutputSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ import datetime as dt
 import strawberry
 from strawberry import Info
 
+from apikeys_app.models import Scope
 from kit.graphql import json_input
 from templates_app.schema import NotificationType
 
@@ -34,7 +35,9 @@ class TriggerNotificationInput:
 class ChannelOutcome:
     channel: NotificationType
     status: NotificationStatus
-    reason: str | None = strawberry.field(description="Why it was suppressed or failed; null when accepted.")
+    reason: str | None = strawberry.field(
+        description="Why it was suppressed or failed; null when accepted. To a key without the read scope it names "
+                    "no address.")
     log_id: BigInt
 
 
@@ -63,6 +66,8 @@ def trigger_notification(info: Info, input: TriggerNotificationInput) -> Trigger
         kind=input.kind, user_ids=list(input.user_ids or []), topics=list(input.topics or []), context=json_input("context", input.context),
         client=info.context.api_key.prefix, idempotency_key=input.idempotency_key, send_at=input.send_at,
         priority=(input.priority or NotificationPriority.NORMAL).value, cancellation_key=input.cancellation_key)
+    if not info.context.api_key.has_scope(Scope.READ):
+        result = result.without_addresses()
     trigger = result.trigger
     outcomes = None if result.outcomes is None else [
         RecipientOutcome(user_id=user_id, channels=[

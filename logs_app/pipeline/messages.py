@@ -1,4 +1,5 @@
-"""What a log is sent as: the channel message built from its rendered text, and a push's device targets."""
+"""What a log is sent as: the channel message built from its rendered text, and a push's device targets; what
+its error says to a caller who may not read contact details."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -23,3 +24,11 @@ def push_targets(*, user_id: int, recipient: str) -> list[tuple[str, str]]:
         known = devices.filter(token=recipient).values_list("platform", "token").first()
         return [known] if known else [("", recipient)]
     return list(devices.values_list("platform", "token"))
+
+
+def address_hidden(text: str | None, address: str) -> str | None:
+    """`text` (a log's error or a trigger outcome's reason) without the address it names, for a caller whose
+    key lacks the `read` scope: a suppression names the address, which a `send` key must not learn."""
+    if not text or not address:
+        return text
+    return text.replace(address, "the address")

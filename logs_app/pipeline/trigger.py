@@ -15,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +38,7 @@ from ..models import NotificationLog, NotificationStatus, Priority, Trigger
 from .bulk import BULK_COLUMNS, each_once, insert_logs
 from .events import LogChange, logs_changed_listened, logs_changed_send
 from .lanes import Lane, trigger_lane
+from .messages import address_hidden
 from .queue import TRIGGER_ENQUEUE_TASK, chunks, logs_enqueue_turn, task_publish
 from .request import (RepeatWithOtherRequest, SendRequest, idempotency_key_problem, send_request_check,
                       send_schedule, text_validate_once)
@@ -60,12 +61,22 @@ class ChannelOutcome:
     status: str
     reason: str | None
     log_id: int
+    recipient: str = field(default="", repr=False)  # not part of the answer: what `without_addresses` hides
 
 
 @dataclass(frozen=True)
 class TriggerResult:
     trigger: Trigger
     outcomes: dict[int, list[ChannelOutcome]] | None  # user id -> one per channel; None past OUTCOMES_MAX
+
+    def without_addresses(self) -> "TriggerResult":
+        """The result as a key without the `read` scope sees it: no reason names a recipient's address."""
+        if self.outcomes is None:
+            return self
+        return replace(self, outcomes={
+            user_id: [replace(outcome, reason=address_hidden(outcome.reason, outcome.recipient))
+                      for outcome in channels]
+            for user_id, channels in self.outcomes.items()})
 
 
 def _key_problem(field: str, key: Any) -> None:
@@ -267,11 +278,12 @@ def trigger_result(trigger: Trigger) -> TriggerResult:
     if trigger.recipients > OUTCOMES_MAX:
         return TriggerResult(trigger=trigger, outcomes=None)
     outcomes: dict[int, list[ChannelOutcome]] = {}
-    for log_id, user_id, channel, status, error in (
+    for log_id, user_id, channel, status, error, recipient in (
             NotificationLog.objects.filter(trigger_id=trigger.id).order_by("user_id", "type")
-            .values_list("id", "user_id", "type", "status", "error_message")):
+            .values_list("id", "user_id", "type", "status", "error_message", "recipient")):
         outcomes.setdefault(user_id, []).append(ChannelOutcome(channel=channel, status=status, log_id=log_id,
-                                                               reason=error if status != "pending" else None))
+                                                               reason=error if status != "pending" else None,
+                                                               recipient=recipient))
     return TriggerResult(trigger=trigger, outcomes=outcomes)
 
 
