@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sys
 import time
 import uuid
@@ -20,6 +21,20 @@ logger = logging.getLogger(__name__)
 # Sent (channel=, provider=) when a provider fails transiently and the next one gets the message;
 # the metrics listen to it, so this package needs to know nothing of them.
 provider_failed_over = Signal()
+
+
+# Every character str.splitlines() ends a line at (\n \r \v \f \x1c-\x1e \x85 U+2028 U+2029), and the other C0
+# and C1 controls and DEL: a subject is an email header or a push title, one line of text.
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line_problem(text: str | None) -> str | None:
+    """Why `text` cannot be a subject ("contains U+000B, ..."), naming its first line break or control character;
+    None if it can."""
+    found = _NOT_ONE_LINE.search(text or "")
+    if found is None:
+        return None
+    return f"contains U+{ord(found.group()):04X}, a line break or control character"
 
 
 class Channel(StrEnum):

@@ -26,6 +26,7 @@ from notification_channels.base import (
     Provider,
     ProviderTimeout,
     TransientError,
+    one_line_problem,
 )
 
 REFERENCE_HEADER = "X-Notification-Id"
@@ -41,8 +42,8 @@ class EmailAdapter(ChannelAdapter):
             validate_email(message.to)
         except ValidationError as err:
             raise InvalidRecipient(f"{message.to!r} is not a valid email address") from err
-        if "\n" in message.subject or "\r" in message.subject:
-            raise PermanentError("email subject must be a single line")
+        if problem := one_line_problem(message.subject):
+            raise PermanentError(f"email subject must be one line of text; it {problem}")
         if not (message.body or message.html_body):
             raise PermanentError("email has neither a text nor an HTML body")
 

@@ -22,6 +22,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import TemplateError, UndefinedError
 from jinja2.sandbox import SecurityError
 
+from notification_channels.base import one_line_problem
+
 from .sandbox import BoundedSandbox, Budget, RenderLimitExceeded, generate
 
 TEXT_PARTS = ("subject", "body")
@@ -180,8 +182,8 @@ def render_parts(parts: Mapping[str, str | None], context: Mapping[str, Any], *,
     """Render subject, body and HTML body with `context`, within `limits` (email's by default).
 
     Raises ValidationError: under "context" naming every missing variable, or under the part's
-    name for a construct the sandbox refuses, a render past the size or time limit, or an error
-    raised while rendering.
+    name for a construct the sandbox refuses, a render past the size or time limit, an error
+    raised while rendering, or a subject that renders to more than one line (or holds a control character).
     """
     limits = limits or limits_for(None)
     missing = sorted(set().union(*placeholders(parts).values()) - set(context)) if parts else []
@@ -192,6 +194,8 @@ def render_parts(parts: Mapping[str, str | None], context: Mapping[str, Any], *,
     for field in (*TEXT_PARTS, HTML_PART):
         source = parts.get(field) or ""
         rendered[field] = _render_one(field, source, context, limits) if source else ""
+        if field == "subject" and (problem := one_line_problem(rendered[field])):
+            raise ValidationError({field: f"Must render to one line of text; with this context it {problem}."})
         if len(rendered[field].encode()) > limits.rendered_bytes:
             raise ValidationError({field: f"Renders to more than {limits.rendered_bytes} bytes."})
     return RenderedMessage(**rendered)

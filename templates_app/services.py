@@ -6,6 +6,8 @@ from typing import Any, Mapping
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from notification_channels.base import one_line_problem
+
 from .models import NotificationTemplate, NotificationType, TemplateVersion
 from .rendering import HTML_PART, RenderedMessage, context_too_deep, limits_for, placeholders, render_parts
 
@@ -43,6 +45,8 @@ def template_validate(*, type: str, subject: str | None, body: str, html_body: s
         errors["body"] = "This field may not be blank."
     if type == NotificationType.EMAIL and not (subject or "").strip():
         errors["subject"] = "Email templates need a subject."
+    if problem := one_line_problem(subject):
+        errors["subject"] = f"Must be one line of text; it {problem}."
     if html_body and type != NotificationType.EMAIL:
         errors[HTML_PART] = "Only email templates have an HTML body."
     limit = limits_for(type).template_bytes
