@@ -31,17 +31,31 @@ def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network |
 
 
 def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as a listener or a proxy writes it: `203.0.113.7`, `203.0.113.7:4711`, `2001:db8::1`,
+    `[2001:db8::1]` or `[2001:db8::1]:4711`. An IPv4 client written as IPv6 (`::ffff:203.0.113.7`, what a
+    dual-stack listener reports) is that IPv4 address: otherwise every such client would fall in one /64."""
+    text = value.strip()
+    if text.startswith("["):
+        text, bracket, _port = text[1:].partition("]")
+        if not bracket:
+            return None
+    elif text.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has two colons or more
+        text = text.partition(":")[0]
     try:
-        return ipaddress.ip_address(value.strip())
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def client_ip(request: HttpRequest) -> str:
     """The caller's address: REMOTE_ADDR, or, when that is a trusted proxy, the nearest untrusted
     X-Forwarded-For hop (read from the right, since a client can put anything on the left).
 
-    IPv6 addresses are counted per /64, the block one subscriber usually holds.
+    IPv6 addresses are counted per /64, the block one subscriber usually holds; IPv4-mapped ones
+    (`::ffff:a.b.c.d`) as the IPv4 address they carry. A port (`a.b.c.d:port`, `[v6]:port`) is dropped.
     """
     trusted = _trusted_networks(tuple(settings.RATELIMIT_TRUSTED_PROXIES))
     address = _parse_ip(request.META.get("REMOTE_ADDR", ""))

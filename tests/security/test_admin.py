@@ -41,6 +41,17 @@ def test_a_forged_forwarded_for_does_not_dodge_the_lockout(client, staff, settin
     assert codes == [200, 429, 429]
 
 
+@pytest.mark.parametrize(("locked", "other"), [
+    ("::ffff:203.0.113.7", "::ffff:198.51.100.9"),
+    ("[::ffff:203.0.113.7]:50123", "198.51.100.9:50124"),
+])
+def test_ipv4_clients_written_as_ipv6_are_locked_out_one_by_one(client, staff, settings, locked, other):
+    settings.AXES_FAILURE_LIMIT = 3
+    assert [login(client, "wrong", ip=locked) for _ in range(3)] == [200, 200, 429]
+    assert login(Client(), "right-horse-battery-staple", ip=other) == 302
+    assert login(Client(), "right-horse-battery-staple", ip="203.0.113.7") == 429  # the same client
+
+
 def test_admin_login_needs_a_csrf_token(staff):
     client = Client(enforce_csrf_checks=True)
     response = client.post(LOGIN, {"username": "operator", "password": "right-horse-battery-staple"})
