@@ -37,9 +37,20 @@ APNS_MAX_PAYLOAD_BYTES = 4096
 FCM_MAX_PAYLOAD_BYTES = 4096
 
 # APNs tokens are 32 bytes today, shown as 64 hex characters; Apple warns they may grow.
-APNS_TOKEN = re.compile(r"^(?:[0-9a-fA-F]{2}){32,100}$")
+APNS_TOKEN = re.compile(r"(?:[0-9a-fA-F]{2}){32,100}")
 # FCM registration tokens are opaque, about 150-200 URL-safe characters with a ':' inside.
-FCM_TOKEN = re.compile(r"^[A-Za-z0-9_:.\-]{20,4096}$")
+FCM_TOKEN = re.compile(r"[A-Za-z0-9_:.\-]{20,4096}")
+TOKEN_RULES = {
+    IOS: (APNS_TOKEN, "APNs device token must be 64 or more hexadecimal characters", "BadDeviceToken"),
+    ANDROID: (FCM_TOKEN, "FCM registration token must be 20-4096 characters of letters, digits, '_', '-', ':' or '.'",
+              "INVALID_ARGUMENT"),
+}
+
+
+def device_token_problem(platform: str, token: str) -> str | None:
+    """Why `token` is not a device token of `platform` (ios: APNs, android: FCM); None if it is one."""
+    pattern, problem, _code = TOKEN_RULES[platform]
+    return None if pattern.fullmatch(token) else problem
 
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -84,18 +95,11 @@ class PushAdapter(ChannelAdapter):
         bad_keys = [key for key, value in message.data.items() if not isinstance(value, str)]
         if bad_keys:
             raise PermanentError(f"push data values must be strings: {', '.join(map(str, bad_keys))}")
+        if problem := device_token_problem(message.platform, message.to):
+            raise InvalidRecipient(problem, code=TOKEN_RULES[message.platform][2])
         if message.platform == IOS:
-            if not APNS_TOKEN.match(message.to):
-                raise InvalidRecipient(
-                    "APNs device token must be 64 or more hexadecimal characters", code="BadDeviceToken"
-                )
             size, limit, service = len(_compact_json(apns_payload(message))), APNS_MAX_PAYLOAD_BYTES, "APNs"
         else:
-            if not FCM_TOKEN.match(message.to):
-                raise InvalidRecipient(
-                    "FCM registration token must be 20-4096 characters of letters, digits, '_', '-', ':' or '.'",
-                    code="INVALID_ARGUMENT",
-                )
             size, limit, service = len(_compact_json(fcm_message(message))), FCM_MAX_PAYLOAD_BYTES, "FCM"
         if size > limit:
             raise PermanentError(f"push payload is {size} bytes, {service} allows {limit}")

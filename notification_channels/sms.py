@@ -41,7 +41,8 @@ GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 SINGLE_CAPACITY = {GSM7: 160, UCS2: 70}
 PART_CAPACITY = {GSM7: 153, UCS2: 67}
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# ASCII digits only (`\d` would take Arabic-Indic and other digits), matched whole (`$` lets a newline through).
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 # Twilio error codes that mean the number itself is the problem.
 TWILIO_RECIPIENT_ERRORS = {
@@ -104,7 +105,7 @@ class SMSAdapter(ChannelAdapter):
     @classmethod
     def validate(cls, message: Message) -> None:
         super().validate(message)
-        if not E164.match(message.to):
+        if not E164.fullmatch(message.to):
             raise InvalidRecipient(
                 f"SMS recipient {message.to!r} is not an E.164 phone number (like +14155550123)"
             )

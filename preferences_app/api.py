@@ -72,7 +72,9 @@ class DeviceOutputSerializer(serializers.Serializer):
 
 class DeviceInputSerializer(StrictInputSerializer):
     platform = serializers.ChoiceField(choices=DevicePlatform.choices)
-    token = serializers.CharField(max_length=512)
+    token = serializers.CharField(
+        max_length=512, help_text="ios (APNs): 64 to 200 hexadecimal characters; android (FCM): 20 to 512 of letters, "
+                                  "digits, `_`, `-`, `:` and `.`.")
 
 
 class PreferenceDetailApi(ApiView):

@@ -7,6 +7,7 @@ from django.db import models
 from phonenumber_field.modelfields import PhoneNumberField
 from phonenumber_field.phonenumber import PhoneNumber
 
+from notification_channels.push import device_token_problem
 from templates_app.models import NotificationType
 
 
@@ -96,6 +97,12 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_platform_display()} …{self.token[-8:]}"
+
+    def clean(self) -> None:
+        """A token must be one of its platform's (the push channel's rule), whichever door registers it: a token
+        the platform would refuse makes every push to the user fail."""
+        if self.platform in DevicePlatform.values and (problem := device_token_problem(self.platform, self.token)):
+            raise ValidationError({"token": f"{problem}."})
 
 
 class NotificationSetting(models.Model):

@@ -131,13 +131,12 @@ def quiet_hours_end_for(preference: UserPreference, at: dt.datetime) -> dt.datet
 
 
 def device_add(*, user_id: int, platform: str, token: str) -> Device:
-    """Register (or re-activate) a push token for the user. Raises ValidationError.
+    """Register (or re-activate) a push token for the user. Raises ValidationError, under "token" for one that
+    is not a token of the platform (Device.clean).
 
     A token already registered to another user moves to this one: the device changed hands.
     """
     token = (token or "").strip()
-    if not token or any(ch.isspace() for ch in token):
-        raise ValidationError({"token": "Must be a non-empty token without spaces."})
     preference = preference_get_or_create(user_id=user_id)
     device = Device.objects.filter(platform=platform, token=token).first() or Device(platform=platform, token=token)
     device.preference = preference

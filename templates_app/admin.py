@@ -14,7 +14,8 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from .models import NotificationTemplate, TemplateVersion
-from .services import example_context, template_create, template_preview, template_update, template_validate
+from .services import (example_context, template_create, template_name_clean, template_preview, template_update,
+                       template_validate)
 
 
 def declared_variables(value: Any) -> Any:
@@ -57,6 +58,10 @@ class NotificationTemplateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None and not self.is_bound:
             self.initial["variables"] = None  # an empty box derives them, as its help says
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        return name if self.instance.pk and name == self.instance.name else template_name_clean(name)
 
     def clean(self):
         data = super().clean()

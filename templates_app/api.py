@@ -50,7 +50,7 @@ class TemplateListQuerySerializer(PageQuerySerializer):
 class TemplateInputSerializer(StrictInputSerializer):
     """A whole template (POST, PUT); PATCH sends any subset of these fields."""
 
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100, help_text=services.TEMPLATE_NAME_RULE)
     type = serializers.ChoiceField(choices=NotificationType.choices)
     subject = serializers.CharField(max_length=255, allow_null=True, allow_blank=True, required=False,
                                     default=None, trim_whitespace=False, help_text="Required for email.")

@@ -45,7 +45,7 @@ class NotificationTemplateList:
 
 @strawberry.input
 class NotificationTemplateCreateInput:
-    name: str
+    name: str = strawberry.field(description=services.TEMPLATE_NAME_RULE)
     body: str
     type: NotificationType
     subject: str | None = None
@@ -58,7 +58,7 @@ class NotificationTemplateCreateInput:
 
 @strawberry.input(description="The fields to change; an omitted field keeps its value.")
 class NotificationTemplateUpdateInput:
-    name: str | None = strawberry.UNSET
+    name: str | None = strawberry.field(default=strawberry.UNSET, description=services.TEMPLATE_NAME_RULE)
     subject: str | None = strawberry.UNSET
     body: str | None = strawberry.UNSET
     html_body: str | None = strawberry.UNSET

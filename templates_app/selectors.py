@@ -1,6 +1,7 @@
 """Read queries on templates shared by the REST API, GraphQL and the admin."""
 
 import hashlib
+import unicodedata
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -47,11 +48,13 @@ _KEY_PREFIX = f"template:by-name:{hashlib.sha1(','.join(_FIELDS).encode()).hexdi
 
 
 def template_cache_key(name: str) -> str:
-    return _KEY_PREFIX + hashlib.sha1(name.encode()).hexdigest()
+    return _KEY_PREFIX + hashlib.sha1(unicodedata.normalize("NFKC", name).encode()).hexdigest()
 
 
 def template_get_by_name(*, name: str) -> NotificationTemplate | None:
-    """The template named `name`, or None, read through the shared cache (saves and deletes clear it)."""
+    """The template named `name` (in NFKC, as names are stored), or None, read through the shared cache (saves
+    and deletes clear it)."""
+    name = unicodedata.normalize("NFKC", name)
     values = cached(template_cache_key(name))
     if values is not None:
         return NotificationTemplate.from_db(DEFAULT_DB_ALIAS, _FIELDS, values)

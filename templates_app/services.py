@@ -1,6 +1,8 @@
 """Business operations on templates: create, update (keeping versions), delete, render."""
 
 import json
+import re
+import unicodedata
 from typing import Any, Mapping
 
 from django.core.exceptions import ValidationError
@@ -75,6 +77,29 @@ def template_validate(*, type: str, subject: str | None, body: str, html_body: s
     return declared
 
 
+# What a template may be called, once NFKC has folded compatibility forms (fullwidth letters, ligatures) to
+# their plain ones: lower-case ASCII letters and digits, then also `_`, `.` and `-`; at most 100 characters.
+# Look-alikes from other scripts (a Cyrillic а) and accented letters (NFC and NFD spell them differently) are
+# refused rather than made into templates of their own.
+TEMPLATE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
+TEMPLATE_NAME_RULE = ("Read in Unicode NFKC (fullwidth letters are the plain ones), then 1 to 100 of: lower-case "
+                      "letters a-z, digits, '_', '.' and '-', starting with a letter or digit.")
+
+
+def template_name_normalize(name: Any) -> Any:
+    """The name in NFKC (fullwidth `ｒｅｓｅｔ` is `reset`); anything but a string as it is."""
+    return unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+
+
+def template_name_clean(name: Any) -> str:
+    """The name a template is stored and found under. Raises ValidationError under "name" for one outside
+    TEMPLATE_NAME."""
+    name = template_name_normalize(name)
+    if not isinstance(name, str) or not TEMPLATE_NAME.fullmatch(name):
+        raise ValidationError({"name": f"Not a template name. {TEMPLATE_NAME_RULE}"})
+    return name
+
+
 def _record_version(template: NotificationTemplate, created_by: str) -> None:
     TemplateVersion.objects.create(
         template=template,
@@ -91,6 +116,7 @@ def _record_version(template: NotificationTemplate, created_by: str) -> None:
 def template_create(*, name: str, type: str, body: str, subject: str | None = None, html_body: str = "",
                     variables: Any = None, created_by: str = "") -> NotificationTemplate:
     """Create a template and its version 1. Raises ValidationError (including a taken name)."""
+    name = template_name_clean(name)
     variables = template_validate(type=type, subject=subject, body=body, html_body=html_body, variables=variables)
     template = NotificationTemplate(name=name, type=type, subject=subject, body=body, html_body=html_body,
                                     variables=variables)
@@ -109,6 +135,8 @@ def template_update(*, template: NotificationTemplate, updated_by: str = "", **c
     unknown = set(changes) - {"name", "type", *VERSIONED_FIELDS}
     if unknown:
         raise ValidationError({field: "Unknown field." for field in sorted(unknown)})
+    if "name" in changes and changes["name"] != template.name:  # a name given before the rule may stay
+        changes["name"] = template_name_clean(changes["name"])
     merged = {field: changes.get(field, getattr(template, field)) for field in ("type", *VERSIONED_FIELDS)}
     if "variables" not in changes and any(field in changes for field in ("subject", "body", "html_body")):
         # The text changed but the declaration was not restated: keep the examples that still apply.

@@ -89,14 +89,19 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         html_body=request.rendered.html_body if request.channel == NotificationType.EMAIL else "",
         client=client, idempotency_key=idempotency_key,
     )
+    on_file = _contact(preference, request.channel)
     if request.channel == NotificationType.IN_APP:  # the user's own feed: there is no other address
         log.recipient, log.notification_metadata = str(user_id), request.in_app or None
+        on_file = log.recipient
     else:
-        log.recipient = (recipient or _contact(preference, request.channel)
-                         or _context_contact(context, request.channel))
+        log.recipient = recipient or on_file or _context_contact(context, request.channel)
     suppressed = _suppression(preference, request.channel, log.recipient)
     if suppressed:
         log.status, log.error_message = NotificationStatus.SUPPRESSED, suppressed
+        if log.recipient and log.recipient != on_file:  # the caller's address is checked though nothing is sent
+            delivery_validate(channel=request.channel, recipient=log.recipient, rendered=request.rendered,
+                              targets=push_targets(user_id=user_id, recipient=log.recipient)
+                              if request.channel == "push" else [])
     else:
         targets = push_targets(user_id=user_id, recipient=log.recipient) if request.channel == "push" else []
         if not log.recipient and not targets:
