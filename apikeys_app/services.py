@@ -2,8 +2,9 @@
 
 A key is `prefix.secret`; only its SHA-512 hash is stored. Checking one is on every API call's
 path, so the row is kept in the shared cache by prefix: the secret is still hashed and compared
-in constant time on every call, and saving, revoking or deleting a key clears its cache entry
-(now and again after the commit), so a revoked key is refused from the next request on.
+in constant time on every call, and saving, revoking or deleting a key (one by one or by a queryset's
+`update()` or `delete()`) clears its cache entry (now and again after the commit), so a revoked key is
+refused from the next request on.
 """
 
 import hashlib
@@ -21,7 +22,7 @@ from django.utils.dateparse import parse_datetime
 
 from kit.cache import cached
 
-from .models import APIKey, Scope
+from .models import APIKey, Scope, keys_updated
 
 logger = logging.getLogger(__name__)
 
@@ -156,16 +157,28 @@ def api_key_from_header(authorization: str | None) -> APIKey:
     return key
 
 
-@receiver(post_save, sender=APIKey)
-@receiver(post_delete, sender=APIKey)
-def _forget_cached_key(sender: type[APIKey], instance: APIKey, **kwargs: Any) -> None:
-    """Drop a changed key's cache entry now, and again once the change is committed: a request
+def _forget_cached(prefixes: list[str]) -> None:
+    """Drop changed keys' cache entries now, and again once the change is committed: a request
     that read the old row in between may have put it back."""
+    keys = [_cache_key(prefix) for prefix in prefixes]
+
     def forget() -> None:
         try:
-            cache.delete(_cache_key(instance.prefix))
+            cache.delete_many(keys)
         except Exception as err:
             logger.error("could not clear a changed api key from the cache", extra={"error": type(err).__name__})
 
-    forget()
-    transaction.on_commit(forget)
+    if keys:
+        forget()
+        transaction.on_commit(forget)
+
+
+@receiver(post_save, sender=APIKey)
+@receiver(post_delete, sender=APIKey)
+def _forget_cached_key(sender: type[APIKey], instance: APIKey, **kwargs: Any) -> None:
+    _forget_cached([instance.prefix])
+
+
+@receiver(keys_updated, sender=APIKey)
+def _forget_updated_keys(sender: type[APIKey], prefixes: list[str], **kwargs: Any) -> None:
+    _forget_cached(prefixes)

@@ -56,7 +56,7 @@ def test_secrets_are_compared_in_constant_time(monkeypatch):
     assert len(compared) == 3
 
 
-@pytest.mark.parametrize("change", ["revoke", "delete", "revoke_in_admin"])
+@pytest.mark.parametrize("change", ["revoke", "delete", "revoke_in_admin", "queryset_update", "queryset_delete"])
 def test_a_change_is_effective_at_once_through_a_warm_cache(client, admin_client, make_client, graphql, change):
     key, secret = api_key_create(name="billing")
     assert rest_get(secret, client) == 200
@@ -67,6 +67,10 @@ def test_a_change_is_effective_at_once_through_a_warm_cache(client, admin_client
         api_key_revoke(key=key)
     elif change == "delete":
         key.delete()
+    elif change == "queryset_update":
+        assert APIKey.objects.filter(name="billing").update(revoked=True) == 1
+    elif change == "queryset_delete":
+        APIKey.objects.filter(name="billing").delete()
     else:
         url = reverse("admin:apikeys_app_apikey_change", args=[key.pk])
         response = admin_client.post(url, {"name": "billing", "scopes": ["send", "read", "manage"], "revoked": "on"})
