@@ -16,6 +16,8 @@ from typing import Any, ClassVar, TextIO
 from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import Signal
 
+from notification_channels.console import content_shown, withheld
+
 logger = logging.getLogger(__name__)
 
 # Sent (channel=, provider=) when a provider fails transiently and the next one gets the message;
@@ -242,7 +244,8 @@ class ConsoleProvider(Provider):
     """
 
     name = "console"
-    optional_options: ClassVar[Mapping[str, Any]] = {"stream": None}
+    # show_content: write the message itself (None: as CONSOLE_PROVIDERS_SHOW_CONTENT says, DEBUG by default).
+    optional_options: ClassVar[Mapping[str, Any]] = {"stream": None, "show_content": None}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -250,6 +253,9 @@ class ConsoleProvider(Provider):
 
     def call(self, payload: str, message: Message) -> str:
         stream = self.stream or sys.stdout
+        if not content_shown(self.options["show_content"]):
+            what = "SMS" if message.channel == Channel.SMS else message.channel.capitalize()
+            payload = withheld(what, [message.to], len(message.subject) + len(message.body), message.reference)
         stream.write(f"{payload}\n{'-' * 40}\n")
         stream.flush()
         return f"console-{uuid.uuid4().hex}"

@@ -293,7 +293,10 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 # Delivery -----------------------------------------------------------------------------------
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The console backend and providers write only who a message went to (masked) and its size unless this is on:
+# a server left on them with DEBUG off must not print login codes and addresses to its output.
+CONSOLE_PROVIDERS_SHOW_CONTENT = env_bool("CONSOLE_PROVIDERS_SHOW_CONTENT", DEBUG)
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "notification_channels.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")

@@ -288,7 +288,7 @@ class TestAPNs:
 
 def test_console_push_provider_serves_every_platform() -> None:
     stream = io.StringIO()
-    provider = ConsolePushProvider(stream=stream)
+    provider = ConsolePushProvider(stream=stream, show_content=True)
     assert provider.serves(ios()) and provider.serves(android())
     result = provider.send(ios(reference="log-7"))
     assert f"Push to ios {IOS_TOKEN} [log-7]" in stream.getvalue()

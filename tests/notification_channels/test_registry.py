@@ -170,7 +170,8 @@ class TestDeliver:
         stream = io.StringIO()
         with override_settings(NOTIFICATION_PROVIDERS=providers(push=[
             {"BACKEND": "notification_channels.push.APNsProvider", "OPTIONS": fake_apns.provider_options()},
-            {"BACKEND": "notification_channels.push.ConsolePushProvider", "OPTIONS": {"stream": stream}},
+            {"BACKEND": "notification_channels.push.ConsolePushProvider",
+             "OPTIONS": {"stream": stream, "show_content": True}},
         ])):
             fake_apns.enqueue(Answer(status=503, json={"reason": "ServiceUnavailable"}))
             assert registry.deliver(push("ios", IOS_TOKEN)).provider == "console"

@@ -199,7 +199,7 @@ class TestTwilioProvider:
 
 def test_console_provider_writes_the_message() -> None:
     stream = io.StringIO()
-    result = ConsoleSMSProvider(stream=stream).send(sms("Hi 😀", reference="log-42"))
+    result = ConsoleSMSProvider(stream=stream, show_content=True).send(sms("Hi 😀", reference="log-42"))
     output = stream.getvalue()
     assert "SMS to +14155550123 (1 segment(s), UCS-2) [log-42]" in output
     assert "Hi 😀" in output
