@@ -2,7 +2,7 @@
 
 from django.urls import include, path, register_converter
 from django.urls.converters import IntConverter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from consent_app.api import SuppressionDetailApi, SuppressionListApi
 from inbox_app.api import (
@@ -72,6 +72,6 @@ v1 = [
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("v1/", include((v1, "v1"))),
 ]

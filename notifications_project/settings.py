@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
@@ -89,6 +90,7 @@ MIDDLEWARE = [
     "kit.middleware.SlashlessPathMiddleware",  # before CORS and limits read the path
     "kit.timeouts.StatementTimeoutMiddleware",  # PostgreSQL's statement_timeout for API requests
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (django-csp)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "kit.ratelimit.RateLimitMiddleware",
@@ -237,6 +239,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp) on the admin, the dashboard, Swagger UI and every other answer: scripts
+# only from our own origin (no inline script, no eval); inline styles allowed (the admin and the dashboard use
+# style attributes); images also from https and data: (an email's HTML preview shows its remote images).
+# GraphiQL, strawberry's page, starts with an inline script: its view allows inline scripts, and only it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:", "https:"],
+        "font-src": [csp.SELF, "data:"],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 
 # Admin logins: django-axes locks a username from one client IP after AXES_FAILURE_LIMIT failed

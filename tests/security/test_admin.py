@@ -1,6 +1,7 @@
 """The admin: login throttling (django-axes), CSRF, security headers, and `check --deploy` in production."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -80,3 +81,46 @@ def test_check_deploy_passes_with_production_settings():
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+# Content-Security-Policy ----------------------------------------------------------------------------------
+
+
+def _policy(response) -> dict[str, list[str]]:
+    return {part.split()[0]: part.split()[1:] for part in response["Content-Security-Policy"].split("; ")}
+
+
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
+
+
+def test_admin_and_our_pages_carry_a_policy_without_inline_scripts(admin_client):
+    from tests import factories
+
+    template = factories.NotificationTemplateFactory(name="hello")
+    kind = factories.NotificationKindFactory(key="order_shipped")
+    pages = ["/admin/", "/admin/delivery/", "/admin/templates_app/notificationtemplate/",
+             f"/admin/templates_app/notificationtemplate/{template.pk}/change/",
+             "/admin/templates_app/notificationtemplate/add/", f"/admin/kinds_app/notificationkind/{kind.pk}/change/",
+             "/admin/logs_app/notificationlog/", "/admin/apikeys_app/apikey/add/", "/api/docs/"]
+    for page in pages:
+        response = admin_client.get(page)
+        assert response.status_code == 200, page
+        policy = _policy(response)
+        assert policy["script-src"] == ["'self'"] and policy["object-src"] == ["'none'"], page
+        assert policy["frame-ancestors"] == ["'none'"], page
+        assert not INLINE_SCRIPT.search(response.content.decode()), page
+
+
+def test_swagger_uis_script_is_served_from_our_origin(client):
+    page = client.get("/api/docs/").content.decode()
+    script = re.search(r'<script src="(/api/docs/\?script=[^"]*)"', page)
+    assert script, page
+    assert client.get(script.group(1).replace("&amp;", "&")).status_code == 200
+
+
+def test_graphiql_alone_may_run_its_inline_script(client):
+    response = client.get("/graphql/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200 and b"graphiql" in response.content.lower()
+    policy = _policy(response)
+    assert policy["script-src"] == ["'self'", "'unsafe-inline'"]
+    assert _policy(client.get(LOGIN))["script-src"] == ["'self'"]
