@@ -60,6 +60,7 @@ class Message:
     reference: str = ""  # our log id, passed to the provider where it allows
     # in-app: the action URL, the data payload, the kind and its category (see notification_channels.in_app)
     in_app: Mapping[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # email: extra headers (List-Unsubscribe)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ class DjangoMailProvider(Provider):
             return self._connection
 
     def build_payload(self, message: Message) -> EmailMultiAlternatives:
-        headers = {"Message-ID": make_msgid(domain=str(DNS_NAME))}
+        headers = {**message.headers, "Message-ID": make_msgid(domain=str(DNS_NAME))}
         if message.reference:
             headers[REFERENCE_HEADER] = message.reference
         email = EmailMultiAlternatives(

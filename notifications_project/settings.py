@@ -349,6 +349,16 @@ NOTIFICATION_SMS_MAX_SEGMENTS = env_int("NOTIFICATION_SMS_MAX_SEGMENTS", 10)
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
 # Soft bounces (an ESP's `deferred` events) of an address in a row, with no delivery between, that suppress it.
 NOTIFICATION_SOFT_BOUNCE_LIMIT = env_int("NOTIFICATION_SOFT_BOUNCE_LIMIT", 3)
+# Consent links: the service's public address (links in emails and on the preference page), how long a
+# one-click unsubscribe or preference link is honoured, an optional mailto: unsubscribe address beside the
+# URL, and the categories whose emails carry no unsubscribe header (critical kinds never do).
+NOTIFICATION_PUBLIC_BASE_URL = os.environ.get("NOTIFICATION_PUBLIC_BASE_URL", "http://localhost:8000")
+NOTIFICATION_UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS = env_int("NOTIFICATION_UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS", 90)
+if NOTIFICATION_UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS < 31:
+    raise ImproperlyConfigured("NOTIFICATION_UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS must be 31 or more: mailbox providers "
+                               "expect an unsubscribe link to work for at least a month")
+NOTIFICATION_UNSUBSCRIBE_MAILTO = os.environ.get("NOTIFICATION_UNSUBSCRIBE_MAILTO", "")
+NOTIFICATION_UNSUBSCRIBE_EXEMPT_CATEGORIES = env_list("NOTIFICATION_UNSUBSCRIBE_EXEMPT_CATEGORIES", "transactional")
 NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 2)
 NOTIFICATION_RETRY_MAX_SECONDS = env_int("NOTIFICATION_RETRY_MAX_SECONDS", 600)
 # A worker owns a log it claimed for this long; a log queued this long ago and still pending

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from consent_app.views import consent_link
 from kit import metrics
 from logs_app import dashboard, webhooks
 
@@ -27,6 +28,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("webhooks/twilio/status", webhooks.twilio_status, name="webhook-twilio-status"),
     path("webhooks/anymail/", include(webhooks.anymail_urlpatterns)),  # forged or replayed: 403
+    path("u/<str:token>", consent_link, name="consent-link"),  # one-click unsubscribe and the preference page
     path("graphql/", graphql_view, name="graphql"),
     path("api/", include("notifications_project.api_urls")),
 ]

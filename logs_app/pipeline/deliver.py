@@ -30,7 +30,7 @@ from ..models import NotificationLog, NotificationStatus, ProviderCall
 from .calls import call_rows, calls_write, describe
 from .claim import lease_margin, logs_claim, logs_release
 from .events import log_change, logs_changed_listened, logs_changed_send
-from .messages import channel_message, push_targets
+from .messages import channel_message, push_targets, unsubscribe_headers_for
 from .queue import logs_enqueue
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
             in_app = log.notification_metadata if log.type == NotificationType.IN_APP else None
             result = registry.deliver(channel_message(channel=log.type, to=log.recipient,
                                                rendered=RenderedMessage(log.subject, log.body, log.html_body),
-                                               reference=str(log.pk), in_app=in_app), calls=made)
+                                               reference=str(log.pk), in_app=in_app,
+                                               headers=unsubscribe_headers_for(log)), calls=made)
             # An in-app log keeps what it carried to the feed (action URL, data) beside the provider's detail.
             provider, message_id, metadata = result.provider, result.message_id, {**(in_app or {}), **result.detail}
     except TransientError as err:
