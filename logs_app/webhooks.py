@@ -16,6 +16,7 @@ import functools
 import logging
 import time
 import warnings
+from xml.sax.saxutils import escape as xml_escape
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 
 from consent_app.services import suppression_after_send_error
+from consent_app.sms import sms_keyword_received
 from notification_channels import registry
 from notification_channels.sms import TwilioSMSProvider, verify_twilio_signature
 
@@ -120,10 +122,10 @@ def _twilio_auth_tokens() -> list[str]:
     return [p.options["auth_token"] for p in registry.providers_for("sms") if isinstance(p, TwilioSMSProvider)]
 
 
-@csrf_exempt
-def _twilio_status(request: HttpRequest) -> HttpResponse:
+def _twilio_verified(request: HttpRequest, what: str) -> dict[str, str] | HttpResponse:
+    """The POST parameters of a request signed by a configured Twilio account, or the refusal to answer."""
     if request.method != "POST":
-        refused = _refuse(405, f"Method {request.method} not allowed: Twilio posts its status callbacks.")
+        refused = _refuse(405, f"Method {request.method} not allowed: Twilio posts its {what}.")
         refused["Allow"] = "POST"
         return refused
     tokens = _twilio_auth_tokens()
@@ -138,6 +140,14 @@ def _twilio_status(request: HttpRequest) -> HttpResponse:
         return _refuse(403, "Invalid Twilio signature.")
     # Twilio signs no timestamp or nonce: an identical signature is an identical request.
     _remember("twilio", signature)
+    return params
+
+
+@csrf_exempt
+def _twilio_status(request: HttpRequest) -> HttpResponse:
+    params = _twilio_verified(request, "status callbacks")
+    if isinstance(params, HttpResponse):
+        return params
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if sid and status in TWILIO_FINAL_STATUSES:
         error = f"Twilio error {params['ErrorCode']}" if params.get("ErrorCode") else ""
@@ -149,6 +159,22 @@ def _twilio_status(request: HttpRequest) -> HttpResponse:
 
 twilio_status = _guarded(_twilio_status, (WebhookRefused,))
 twilio_status.__doc__ = "Twilio's StatusCallback: verified with X-Twilio-Signature against each configured account."
+
+
+@csrf_exempt
+def _twilio_inbound(request: HttpRequest) -> HttpResponse:
+    params = _twilio_verified(request, "incoming messages")
+    if isinstance(params, HttpResponse):
+        return params
+    reply = sms_keyword_received(number=params.get("From", ""), body=params.get("Body", ""))
+    twiml = f"<Message>{xml_escape(reply)}</Message>" if reply else ""
+    return HttpResponse(f'<?xml version="1.0" encoding="UTF-8"?><Response>{twiml}</Response>',
+                        content_type="text/xml; charset=utf-8")
+
+
+twilio_inbound = _guarded(_twilio_inbound, (WebhookRefused,))
+twilio_inbound.__doc__ = ("Twilio's incoming-message webhook: STOP, START and HELP (consent_app.sms), verified as "
+                          "the status callback is; answered with TwiML.")
 
 
 # ESPs through anymail -------------------------------------------------------------------------

@@ -344,6 +344,9 @@ if os.environ.get("NOTIFICATION_PROVIDERS"):
 # e.g. ANYMAIL_MAILGUN_API_KEY, ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY, ANYMAIL_WEBHOOK_SECRET.
 ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
 NOTIFICATION_SMS_MAX_SEGMENTS = env_int("NOTIFICATION_SMS_MAX_SEGMENTS", 10)
+# The answer to a text of HELP on the Twilio inbound webhook.
+NOTIFICATION_SMS_HELP_TEXT = os.environ.get(
+    "NOTIFICATION_SMS_HELP_TEXT", "Reply STOP to stop these messages, START to receive them again.")
 
 # Retries: transient provider errors are retried with exponential backoff and jitter.
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)

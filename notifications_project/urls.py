@@ -27,6 +27,7 @@ urlpatterns = [
     path("health/ready", health.ready, name="health-ready"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("webhooks/twilio/status", webhooks.twilio_status, name="webhook-twilio-status"),
+    path("webhooks/twilio/inbound", webhooks.twilio_inbound, name="webhook-twilio-inbound"),  # STOP, START, HELP
     path("webhooks/anymail/", include(webhooks.anymail_urlpatterns)),  # forged or replayed: 403
     path("u/<str:token>", consent_link, name="consent-link"),  # one-click unsubscribe and the preference page
     path("graphql/", graphql_view, name="graphql"),
