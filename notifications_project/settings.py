@@ -8,6 +8,7 @@ file in the project folder (or the file `DOTENV_FILE` names) is read first; the 
 import datetime
 import json
 import os
+import re
 from pathlib import Path
 
 import csp.constants as csp
@@ -362,6 +363,12 @@ if NOTIFICATION_UNSUBSCRIBE_TOKEN_MAX_AGE_DAYS < 31:
                                "expect an unsubscribe link to work for at least a month")
 NOTIFICATION_UNSUBSCRIBE_MAILTO = os.environ.get("NOTIFICATION_UNSUBSCRIBE_MAILTO", "")
 NOTIFICATION_UNSUBSCRIBE_EXEMPT_CATEGORIES = env_list("NOTIFICATION_UNSUBSCRIBE_EXEMPT_CATEGORIES", "transactional")
+# The hosted preference page's branding: a name, a logo (an absolute https URL, or none) and an accent colour.
+NOTIFICATION_BRAND_NAME = os.environ.get("NOTIFICATION_BRAND_NAME", "Notifications")
+NOTIFICATION_BRAND_LOGO_URL = os.environ.get("NOTIFICATION_BRAND_LOGO_URL", "")
+NOTIFICATION_BRAND_COLOR = os.environ.get("NOTIFICATION_BRAND_COLOR", "#1d4ed8")
+if not re.fullmatch(r"#[0-9a-fA-F]{6}", NOTIFICATION_BRAND_COLOR):
+    raise ImproperlyConfigured(f"NOTIFICATION_BRAND_COLOR must be a colour as #rrggbb, not {NOTIFICATION_BRAND_COLOR!r}")
 NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 2)
 NOTIFICATION_RETRY_MAX_SECONDS = env_int("NOTIFICATION_RETRY_MAX_SECONDS", 600)
 # A worker owns a log it claimed for this long; a log queued this long ago and still pending

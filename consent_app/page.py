@@ -1,0 +1,108 @@
+"""The hosted preference page's content: what it shows a user (categories × channels, the channel switches,
+quiet hours, timezone) and how a submitted form becomes changes, through the preference services."""
+
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+
+from kinds_app.models import Category
+from preferences_app.categories import settings_get, settings_update
+from preferences_app.services import preference_get_or_default, preference_update
+from templates_app.models import NotificationType
+
+from .models import ConsentSource
+
+CHANNELS = [(channel.value, channel.label) for channel in NotificationType]
+TIMEZONES = sorted(zoneinfo.available_timezones())
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    key: str
+    name: str
+    description: str
+    critical: bool  # every kind of it is critical: no switch would change what the user receives
+    switches: dict[str, bool]  # channel -> whether its notifications reach the user
+
+    def cells(self) -> list[tuple[str, str, bool]]:
+        """(channel, label, on) per channel, in the page's column order."""
+        return [(channel, label, self.switches[channel]) for channel, label in CHANNELS]
+
+
+@dataclass(frozen=True)
+class PageState:
+    channels: dict[str, bool]
+    categories: list[CategoryRow]
+    quiet_hours_start: str
+    quiet_hours_end: str
+    timezone: str
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def channel_cells(self) -> list[tuple[str, str, bool]]:
+        """(channel, label, on) per channel switch."""
+        return [(channel, label, self.channels[channel]) for channel, label in CHANNELS]
+
+
+def _hhmm(value: Any) -> str:
+    return value.strftime("%H:%M") if value else ""
+
+
+def page_state(*, user_id: int) -> PageState:
+    """What the page shows: each category's effective switch per channel (the user's choice, else the channel
+    switch and the category's default, as a send decides when no kind-level choice is made)."""
+    preference = preference_get_or_default(user_id=user_id)
+    chosen = settings_get(user_id=user_id)["categories"]
+    channels = {channel: preference.channel_enabled(channel) for channel, _ in CHANNELS}
+    categories = Category.objects.annotate(
+        kinds_count=Count("kinds"), critical_count=Count("kinds", filter=Q(kinds__critical=True))).order_by("name")
+    rows = [CategoryRow(key=category.key, name=category.name, description=category.description,
+                        critical=0 < category.kinds_count == category.critical_count,
+                        switches={channel: chosen.get(category.key, {}).get(
+                            channel, channels[channel] and category.enabled_by_default) for channel, _ in CHANNELS})
+            for category in categories]
+    return PageState(channels=channels, categories=rows, quiet_hours_start=_hhmm(preference.quiet_hours_start),
+                     quiet_hours_end=_hhmm(preference.quiet_hours_end), timezone=preference.timezone)
+
+
+def _described_changes(before: PageState, after: PageState) -> list[str]:
+    """What a save changed, in words, for the page to confirm."""
+    changes = [f"{label}: {'on' if after.channels[channel] else 'off'}" for channel, label in CHANNELS
+               if before.channels[channel] != after.channels[channel]]
+    for old, new in zip(before.categories, after.categories):
+        changes += [f"{new.name} by {label.lower()}: {'on' if on else 'off'}" for channel, label, on in new.cells()
+                    if old.switches[channel] != on]
+    if (before.quiet_hours_start, before.quiet_hours_end) != (after.quiet_hours_start, after.quiet_hours_end):
+        changes.append(f"Quiet hours: {after.quiet_hours_start} to {after.quiet_hours_end}"
+                       if after.quiet_hours_start else "Quiet hours: none")
+    if before.timezone != after.timezone:
+        changes.append(f"Timezone: {after.timezone}")
+    return changes
+
+
+@transaction.atomic
+def page_save(*, user_id: int, form: Any) -> tuple[PageState, list[str]]:
+    """Apply a submitted page (a QueryDict: checkboxes `channel-<channel>` and `<category>-<channel>`, present
+    when on; `quiet_hours_start`, `quiet_hours_end` as HH:MM or blank; `timezone`). Only what differs from
+    what the page showed is written, so an untouched category keeps following the channel switch.
+    Returns the new state and the changes in words. Raises ValidationError naming the field."""
+    before = page_state(user_id=user_id)
+    timezone = form.get("timezone", before.timezone)
+    if timezone not in TIMEZONES:
+        raise ValidationError({"timezone": "Choose a timezone from the list."})
+    preference_update(
+        user_id=user_id, source=ConsentSource.PREFERENCE_PAGE, timezone=timezone,
+        quiet_hours_start=form.get("quiet_hours_start", "").strip() or None,
+        quiet_hours_end=form.get("quiet_hours_end", "").strip() or None,
+        **{f"{channel}_enabled": f"channel-{channel}" in form for channel, _ in CHANNELS})
+    choices = {row.key: {channel: f"{row.key}-{channel}" in form for channel, _ in CHANNELS
+                         if (f"{row.key}-{channel}" in form) != row.switches[channel]}
+               for row in before.categories if not row.critical}
+    choices = {key: switches for key, switches in choices.items() if switches}
+    if choices:
+        settings_update(user_id=user_id, categories=choices, source=ConsentSource.PREFERENCE_PAGE)
+    after = page_state(user_id=user_id)
+    return after, _described_changes(before, after)
