@@ -65,6 +65,18 @@ def request_id_bound(value: str | None) -> Iterator[None]:
         _request_id.reset(token)
 
 
+# Paths whose rest is a credential: the preference page and one-click unsubscribe (`/u/<signed token>`).
+SECRET_PATH_PREFIXES = ("/u/",)
+
+
+def loggable_path(path: str) -> str:
+    """The path as a log line may show it: a credential carried in the path is left out."""
+    for prefix in SECRET_PATH_PREFIXES:
+        if path.startswith(prefix):
+            return prefix + REDACTED
+    return path
+
+
 class RequestIdFilter(logging.Filter):
     """Stamps each record with the current request id (None outside a request or task).
 
@@ -73,6 +85,8 @@ class RequestIdFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "django.request" and isinstance(record.args, tuple):  # "Not Found: %s" with the path
+            record.args = tuple(loggable_path(arg) if isinstance(arg, str) else arg for arg in record.args)
         if not hasattr(record, "request_id"):
             record.request_id = _request_id.get() or getattr(getattr(record, "request", None), "request_id", None)
         return True

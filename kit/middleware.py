@@ -10,7 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import is_valid_path
 
 from . import metrics
-from .logging import REQUEST_ID_HEADER, bind_request_id, new_request_id, reset_request_id, valid_request_id
+from .logging import (REQUEST_ID_HEADER, bind_request_id, loggable_path, new_request_id, reset_request_id,
+                      valid_request_id)
 
 logger = logging.getLogger("notifications_project.requests")
 
@@ -53,7 +54,7 @@ class RequestContextMiddleware:
         metrics.HTTP_LATENCY.labels(request.method, route, str(status)).observe(seconds)
         if not request.path_info.startswith(QUIET_PATHS):
             # The path, not the query string: queries may carry personal data (user ids, addresses).
-            logger.info("request finished", extra={"method": request.method, "path": request.path_info,
+            logger.info("request finished", extra={"method": request.method, "path": loggable_path(request.path_info),
                                                    "route": route, "status": status,
                                                    "duration_ms": round(seconds * 1000, 1)})
 

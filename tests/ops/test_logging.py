@@ -153,3 +153,14 @@ def test_task_headers_carry_the_id_to_the_worker_and_it_is_dropped_after():
     _bind_task_request_id(task=beat_task, task_id="sweep-task-id")
     assert get_request_id() == "sweep-task-id"
     _unbind_task_request_id(task=beat_task)
+
+
+def test_a_preference_link_token_stays_out_of_the_log(client, json_lines):
+    from consent_app.tokens import token_make
+
+    token = token_make(user_id=4242)
+    client.get(f"/u/{token}")
+    client.post(f"/u/{token}x", {"List-Unsubscribe": "One-Click"})  # a forged one: Django logs "Not Found"
+
+    written = json.dumps(json_lines())
+    assert "/u/[redacted]" in written and token not in written
