@@ -14,6 +14,7 @@ from inbox_app.api import (
     FeedMessageMarkApi,
     FeedTokenApi,
 )
+from inbox_app.stream import feed_stream
 from kinds_app.api import CategoryDetailApi, CategoryListCreateApi, KindDetailApi, KindListCreateApi
 from kinds_app.topics_api import TopicDetailApi, TopicListCreateApi, TopicSubscribersApi, TopicUnsubscribeApi
 from logs_app.api import (
@@ -60,6 +61,7 @@ v1 = [
     path("users/<user_id:user_id>/feed-token/", FeedTokenApi.as_view(), name="user-feed-token"),
     path("feed/", FeedListApi.as_view(), name="feed"),
     path("feed/counts/", FeedCountsApi.as_view(), name="feed-counts"),
+    path("feed/stream/", feed_stream, name="feed-stream"),
     path("feed/mark/", FeedMarkManyApi.as_view(), name="feed-mark"),
     path("feed/mark-all/", FeedMarkAllApi.as_view(), name="feed-mark-all"),
     path("feed/<id:message_id>/", FeedMessageApi.as_view(), name="feed-message"),

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from consent_app.views import consent_link
+from inbox_app.views import inbox_demo
 from kit import metrics
 from logs_app import dashboard, webhooks
 
@@ -32,6 +33,7 @@ urlpatterns = [
     path("u/<str:token>", consent_link, name="consent-link"),  # one-click unsubscribe and the preference page
     path("graphql/", graphql_view, name="graphql"),
     path("api/", include("notifications_project.api_urls")),
+    path("inbox/demo/", inbox_demo, name="inbox-demo"),
 ]
 
 # Under /api/ these answer in the API's JSON error shape; elsewhere they are Django's own pages.
