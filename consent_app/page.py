@@ -10,11 +10,13 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from kinds_app.models import Category
+from kinds_app.selectors import category_get
 from preferences_app.categories import settings_get, settings_update
 from preferences_app.services import preference_get_or_default, preference_update
 from templates_app.models import NotificationType
 
 from .models import ConsentSource
+from .tokens import LinkToken
 
 CHANNELS = [(channel.value, channel.label) for channel in NotificationType]
 TIMEZONES = sorted(zoneinfo.available_timezones())
@@ -106,3 +108,17 @@ def page_save(*, user_id: int, form: Any) -> tuple[PageState, list[str]]:
         settings_update(user_id=user_id, categories=choices, source=ConsentSource.PREFERENCE_PAGE)
     after = page_state(user_id=user_id)
     return after, _described_changes(before, after)
+
+
+def one_click_unsubscribe(*, link: LinkToken) -> str:
+    """Turn the link's category off on its channel for its user; returns what was done, for the answer.
+    Raises ValidationError when the link names no category (a page link) or one that is gone."""
+    if not link.category or not link.channel:
+        raise ValidationError("This link manages preferences; it does not unsubscribe from anything by itself.")
+    try:
+        category = category_get(key=link.category)
+    except Category.DoesNotExist:
+        raise ValidationError("What this link unsubscribes from no longer exists.") from None
+    settings_update(user_id=link.user_id, categories={category.key: {link.channel: False}},
+                    source=ConsentSource.ONE_CLICK)
+    return f"You will no longer receive {category.name} notifications by {link.channel}."

@@ -8,11 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from kinds_app.models import Category
-from preferences_app.categories import settings_update
-
-from .models import ConsentSource
-from .page import CHANNELS, TIMEZONES, PageState, page_save, page_state
+from .page import CHANNELS, TIMEZONES, PageState, one_click_unsubscribe, page_save, page_state
 from .tokens import BadToken, LinkToken, token_read
 
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
@@ -24,19 +20,6 @@ def _text(status: int, text: str, **headers: str) -> HttpResponse:
     response = HttpResponse(f"{text}\n", status=status, content_type="text/plain; charset=utf-8", headers=headers)
     response["Cache-Control"] = "no-store"  # a personal link: no cache or proxy keeps its answer
     return response
-
-
-def one_click_unsubscribe(*, link: LinkToken) -> str:
-    """Turn the link's category off on its channel for its user; returns what was done, for the answer.
-    Raises ValidationError when the link names no category (a page link) or one that is gone."""
-    if not link.category or not link.channel:
-        raise ValidationError("This link manages preferences; it does not unsubscribe from anything by itself.")
-    category = Category.objects.filter(key=link.category).first()
-    if category is None:
-        raise ValidationError("What this link unsubscribes from no longer exists.")
-    settings_update(user_id=link.user_id, categories={category.key: {link.channel: False}},
-                    source=ConsentSource.ONE_CLICK)
-    return f"You will no longer receive {category.name} notifications by {link.channel}."
 
 
 def _page(request: HttpRequest, state: PageState | None, *, status: int = 200, changes: list[str] | None = None,
