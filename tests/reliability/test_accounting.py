@@ -201,11 +201,13 @@ def test_providers_that_time_out_fail_throttle_or_refuse(stage, capsys):
         # connection; the last throttles at first. Failover, backoff and Retry-After do the rest.
         first.enqueue(*[slow if n % 40 == 3 else throttled if n % 4 == 1 else failing for n in range(320)])
         last.enqueue(*([throttled] * 120))
-        # A lease long enough that no log is taken over by another worker while its first is still in a
-        # round of slow answers: a takeover starts at the first provider whatever Retry-After said, which
-        # is the lease's promise (at least once), not a retry, and would blur what this run checks.
+        # No log may be taken over by another worker while its first is still in a round: a takeover
+        # starts at the first provider whatever Retry-After said, which is the lease's promise (at least
+        # once), not a retry, and would blur what this run checks. The margin is what a round may take on a
+        # loaded machine (CI ran beside other jobs: with a 1 s margin a round outlived its lease twice), so
+        # a send only starts with 10 s of its lease left.
         stage.start_worker(sms_providers(first, last, refused_port=free_port(), timeout=0.5), concurrency=4,
-                           NOTIFICATION_LEASE_SECONDS="15")
+                           NOTIFICATION_LEASE_SECONDS="30", NOTIFICATION_LEASE_MARGIN_SECONDS="10")
 
         outcomes = send_all(base_url=stage.base_url, api_key=stage.api_key, run="providers", count=count,
                             recipient=lambda index: invalid if index % 40 == 0 else PHONE)
