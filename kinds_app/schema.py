@@ -7,7 +7,7 @@ import strawberry_django
 from django.core.exceptions import ValidationError
 from strawberry import UNSET
 
-from kit.graphql import PaginationInfo, PaginationInput, page_of
+from kit.graphql import PaginationInfo, PaginationInput, delete_found, page_of
 from templates_app.schema import NotificationTemplate, NotificationType
 
 from . import models, selectors, services
@@ -172,12 +172,9 @@ def update_notification_category(id: int, input: NotificationCategoryUpdateInput
 
 def delete_notification_category(id: int) -> bool:
     """Delete a category no kind belongs to. False when there is none with this id."""
-    try:
-        category = selectors.category_get(id=id)
-    except models.Category.DoesNotExist:
-        return False
-    services.category_delete(category=category)
-    return True
+    return delete_found(lambda: selectors.category_get(id=id),
+                        lambda category: services.category_delete(category=category),
+                        missing=models.Category.DoesNotExist)
 
 
 def create_notification_kind(input: NotificationKindCreateInput) -> NotificationKind:
@@ -203,9 +200,5 @@ def update_notification_kind(id: int, input: NotificationKindUpdateInput) -> Not
 
 def delete_notification_kind(id: int) -> bool:
     """Delete a kind; its templates stay. False when there is none with this id."""
-    try:
-        kind = selectors.kind_get(id=id)
-    except models.NotificationKind.DoesNotExist:
-        return False
-    services.kind_delete(kind=kind)
-    return True
+    return delete_found(lambda: selectors.kind_get(id=id), lambda kind: services.kind_delete(kind=kind),
+                        missing=models.NotificationKind.DoesNotExist)

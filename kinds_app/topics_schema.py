@@ -4,7 +4,7 @@ import datetime as dt
 
 import strawberry
 
-from kit.graphql import PaginationInfo, PaginationInput, page_of
+from kit.graphql import PaginationInfo, PaginationInput, delete_found, page_of
 
 from . import models, topics
 
@@ -58,9 +58,5 @@ def unsubscribe_from_topic(topic: str, user_ids: list[int]) -> int | None:
 
 def delete_notification_topic(key: str) -> bool:
     """Delete a topic and its list. False when there is none with this key."""
-    try:
-        found = topics.topic_get(key=key)
-    except models.Topic.DoesNotExist:
-        return False
-    topics.topic_delete(topic=found)
-    return True
+    return delete_found(lambda: topics.topic_get(key=key), lambda topic: topics.topic_delete(topic=topic),
+                        missing=models.Topic.DoesNotExist)

@@ -1,12 +1,15 @@
 """What every app's GraphQL schema shares: the page input and page info of lists, and JSON carried as strings."""
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import strawberry
 from django.core.exceptions import ValidationError
 
 from .pagination import DEFAULT_PAGE_SIZE, EXACT_TOTAL_CAP, Page, paginate
+
+T = TypeVar("T")
 
 
 @strawberry.input(description="Which page of a list to return (page from 1, size from 1 to 100).")
@@ -51,3 +54,14 @@ def json_input(field: str, text: str | None) -> Any:
 
 def json_output(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def delete_found(find: Callable[[], T], delete: Callable[[T], object], *, missing: type[Exception]) -> bool:
+    """The delete mutations' answer: False when `find` raises `missing` (there is nothing to delete),
+    else True once `delete` has deleted what it found."""
+    try:
+        found = find()
+    except missing:
+        return False
+    delete(found)
+    return True

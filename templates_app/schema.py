@@ -7,7 +7,7 @@ import strawberry
 import strawberry_django
 from strawberry import Info
 
-from kit.graphql import PaginationInfo, PaginationInput, json_input, json_output, page_of
+from kit.graphql import PaginationInfo, PaginationInput, delete_found, json_input, json_output, page_of
 
 from . import models, selectors, services
 
@@ -116,9 +116,6 @@ def update_notification_template(info: Info, id: int,
 
 def delete_notification_template(id: int) -> bool:
     """Delete a template; logs sent with it keep its name. False when there is none with this id."""
-    try:
-        template = selectors.template_get(id=id)
-    except models.NotificationTemplate.DoesNotExist:
-        return False
-    services.template_delete(template=template)
-    return True
+    return delete_found(lambda: selectors.template_get(id=id),
+                        lambda template: services.template_delete(template=template),
+                        missing=models.NotificationTemplate.DoesNotExist)
