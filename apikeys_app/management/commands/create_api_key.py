@@ -1,10 +1,11 @@
 """manage.py create_api_key NAME [--scopes send,read,manage]: prints the new key once, on the last line."""
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from apikeys_app.models import Scope
 from apikeys_app.services import api_key_create
+from kit.commands import refused
 
 
 class Command(BaseCommand):
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         try:
             key, secret = api_key_create(name=name, scopes=[s.strip() for s in scopes.split(",") if s.strip()])
         except ValidationError as err:
-            raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()))
+            raise refused(err) from None
         self.stdout.write(f"Made API key {key.name!r} (prefix {key.prefix}, scopes {', '.join(key.scopes)}).")
         self.stdout.write("Send it as 'Authorization: Api-Key <key>'. It is not shown again.")
         self.stdout.write(secret)

@@ -1,14 +1,14 @@
 """manage.py send_test_notification: send one notification end to end and say what happened."""
 
-import json
-
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from logs_app.models import NotificationStatus
-from logs_app.selectors import log_get
+from kit.commands import context_option, refused
+from logs_app.models import NotificationStatus, Priority
 from logs_app.pipeline.accept import notification_send
-from templates_app.models import NotificationTemplate
+from logs_app.selectors import log_get
+from templates_app.models import NotificationType
+from templates_app.selectors import template_get_by_name
 from templates_app.services import example_context
 
 
@@ -20,25 +20,22 @@ class Command(BaseCommand):
         parser.add_argument("--user-id", type=int, required=True)
         parser.add_argument("--template", required=True, help="The template's name.")
         parser.add_argument("--context", help='JSON object, e.g. \'{"first_name": "Ada"}\'.')
-        parser.add_argument("--channel", choices=["email", "sms", "push"], help="Default: the template's type.")
+        parser.add_argument("--channel", choices=NotificationType.values, help="Default: the template's type.")
         parser.add_argument("--to", dest="recipient", help="Address, phone number or device token to use instead.")
         parser.add_argument("--urgent", action="store_true", help="Ignore the user's quiet hours.")
 
     def handle(self, *args, user_id, template, context, channel, recipient, urgent, **options):
-        if context is None:
-            found = NotificationTemplate.objects.filter(name=template).first()
-            context = example_context(found) if found else {}
-        else:
-            try:
-                context = json.loads(context)
-            except json.JSONDecodeError as err:
-                raise CommandError(f"--context is not valid JSON: {err.msg} at column {err.colno}.")
+        def example() -> dict:
+            found = template_get_by_name(name=template)
+            return example_context(found) if found else {}  # no such template: the send says so
+
+        context = context_option(context, example=example)
         try:
             log, _ = notification_send(user_id=user_id, template_name=template, context=context, channel=channel,
                                        recipient=recipient, client="manage.py",
-                                       priority="urgent" if urgent else "normal")
+                                       priority=Priority.URGENT if urgent else Priority.NORMAL)
         except ValidationError as err:
-            raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()))
+            raise refused(err) from None
         log = log_get(id=log.pk)
         self.stdout.write(f"Log #{log.pk}: {log.type} to user {log.user_id} ({log.recipient or 'active devices'}) "
                           f"with {log.template_name} v{log.template_version}")

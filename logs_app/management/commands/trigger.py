@@ -1,13 +1,13 @@
 """manage.py trigger: trigger a kind for users and print each one's outcome per channel."""
 
-import json
-
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from kinds_app.models import NotificationKind
+from kinds_app.selectors import kind_get
 from kinds_app.services import kind_example_context
-from logs_app.models import NotificationLog
+from kit.commands import context_option, refused
+from logs_app.models import NotificationLog, Priority
 from logs_app.pipeline.trigger import notification_trigger
 
 
@@ -26,20 +26,19 @@ class Command(BaseCommand):
         parser.add_argument("--cancellation-key", help="Names the trigger for cancellation.")
 
     def handle(self, *args, kind, user_ids, topics, context, urgent, cancellation_key, **options):
-        if context is None:
-            found = NotificationKind.objects.filter(key=kind).first()
-            context = kind_example_context(found) if found else {}
-        else:
+        def example() -> dict:
             try:
-                context = json.loads(context)
-            except json.JSONDecodeError as err:
-                raise CommandError(f"--context is not valid JSON: {err.msg} at column {err.colno}.")
+                return kind_example_context(kind_get(key=kind))
+            except NotificationKind.DoesNotExist:
+                return {}  # the trigger says there is no such kind
+
+        context = context_option(context, example=example)
         try:
             result, _ = notification_trigger(kind=kind, user_ids=user_ids, topics=topics, context=context,
-                                             client="manage.py", priority="urgent" if urgent else "normal",
-                                             cancellation_key=cancellation_key)
+                                             client="manage.py", cancellation_key=cancellation_key,
+                                             priority=Priority.URGENT if urgent else Priority.NORMAL)
         except ValidationError as err:
-            raise CommandError("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in err.message_dict.items()))
+            raise refused(err) from None
         trigger = result.trigger
         self.stdout.write(f"Trigger {trigger.id}: {trigger.kind_key} for {trigger.recipients} user(s)")
         # Read again: with tasks in process, delivery has run by now.
