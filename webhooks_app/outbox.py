@@ -26,7 +26,7 @@ from .models import EventType, WebhookEndpoint, WebhookEvent
 
 ENDPOINTS_CACHE_SECONDS = 300
 
-# The event a log's new status tells of. The inbox's read/seen/archived join when the inbox writes them.
+# The event a log's new status tells of (the inbox's seen/read/archived: webhooks_app/inbox_events.py).
 STATUS_EVENTS = {
     NotificationStatus.PENDING: EventType.ACCEPTED,
     NotificationStatus.SENT: EventType.SENT,
