@@ -1,4 +1,4 @@
-"""The benchmark: accept, delivery, bulk, triggers, reads and memory, each against a baseline measured in the same run.
+"""The benchmark: accept, delivery, bulk, triggers, lanes, reads and memory, each against a baseline measured in the same run.
 
     .venv/bin/python -m bench [--quick] [--profile]      (or: make bench)
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench import triggers
+from bench import lanes, triggers
 from bench.harness import (
     ACCEPT_ROUNDS,
     ACCEPT_USERS,
@@ -67,15 +67,17 @@ from bench.report import cpu_model, postgres_version, table
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short runs (10 s, 5,000 deliveries, 20,000 bulk)")
+    parser.add_argument("--quick", action="store_true",
+                        help="short runs (10 s, 5,000 deliveries, 20,000 bulk and lanes drain)")
     parser.add_argument("--profile", action="store_true", help="record py-spy profiles into bench/results/")
     parser.add_argument("--skip", default="",
-                        help="comma-separated phases to skip: accept,reads,delivery,bulk,triggers")
+                        help="comma-separated phases to skip: accept,reads,delivery,bulk,triggers,lanes")
     options = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is missing: apt-get install -y wrk (Debian/Ubuntu)", file=sys.stderr)
-        return 2
     skip = set(filter(None, options.skip.split(",")))
+    if {"accept", "reads", "triggers"} - skip and shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install -y wrk (Debian/Ubuntu), or --skip accept,reads,triggers",
+              file=sys.stderr)
+        return 2
     accept_seconds = 10 if options.quick else 30
     read_seconds = 5 if options.quick else 15
     deliveries = 5_000 if options.quick else 20_000
@@ -267,6 +269,12 @@ def main() -> int:
             results["triggers"]["topic"] = triggers.topic_trigger(
                 web, key, users=bulk_users,
                 count_logs=lambda trigger_id: NotificationLog.objects.filter(trigger_id=trigger_id).count())
+
+        if "lanes" not in skip:
+            results["lanes"] = lanes.run(users=bulk_users, key=key, fake_url=fake_url, env=env,
+                                         start=processes.start, stop=processes.stop, free_port=free_port,
+                                         wait_until=wait_until, python=PYTHON, web_workers=WEB_WORKERS,
+                                         concurrency=CELERY_CONCURRENCY)
 
         results.setdefault("memory", {})["web_worker_rss_mib"] = round(
             max((rss_mib(p) for p in children(gunicorn.pid)), default=0), 1)

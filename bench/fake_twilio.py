@@ -1,14 +1,23 @@
 """The loopback Twilio fake as a process of its own, counting requests instead of keeping them.
 
 python -m bench.fake_twilio PORT  -- serves until terminated; prints "ready" once listening.
+
+It also keeps a clock for the lanes phase (bench/lanes.py): the wall-clock time of the first and the last
+message it accepted, and the arrival time of each message whose body carries an urgent marker ("code is
+U<n>."), read with GET /bench/arrivals and emptied with POST /bench/arrivals.
 """
 
+import re
 import signal
 import sys
 import threading
+import time
 
 from tests.fakes.base import Answer, RecordedRequest
 from tests.fakes.twilio import FakeTwilio
+
+URGENT = re.compile(r"code is (U\d+)\.")
+ARRIVALS_PATH = "/bench/arrivals"
 
 
 class CountingTwilio(FakeTwilio):
@@ -16,8 +25,34 @@ class CountingTwilio(FakeTwilio):
 
     port_wanted = 0
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock = threading.Lock()
+        self._arrivals_clear()
+
+    def _arrivals_clear(self) -> None:
+        with self._clock:
+            self.accepted, self.first, self.last = 0, 0.0, 0.0
+            self.urgent: dict[str, float] = {}
+
     def answer_for(self, request: RecordedRequest) -> Answer:
-        return self.respond(request)
+        if request.path == ARRIVALS_PATH:
+            if request.method == "POST":
+                self._arrivals_clear()
+            with self._clock:
+                return Answer(json={"accepted": self.accepted, "first": self.first, "last": self.last,
+                                    "urgent": dict(self.urgent)})
+        arrived = time.time()
+        answer = self.respond(request)
+        if answer.status == 201:
+            marker = URGENT.search(request.form.get("Body", ""))
+            with self._clock:
+                if marker:
+                    self.urgent.setdefault(marker.group(1), arrived)
+                else:
+                    self.accepted += 1
+                    self.first, self.last = self.first or arrived, arrived
+        return answer
 
 
 def main() -> None:

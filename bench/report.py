@@ -5,7 +5,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from bench import triggers
+from bench import lanes, triggers
 
 
 def table(results: dict[str, Any]) -> str:
@@ -55,6 +55,8 @@ def table(results: dict[str, Any]) -> str:
         ]
     if "triggers" in results:
         rows += triggers.table_rows(results)
+    if "lanes" in results:
+        rows += lanes.table_rows(results)
     m = results.get("memory", {})
     if m:
         rows.append(("RSS MiB: web worker / Celery worker", f"{m.get('web_worker_rss_mib', 0):.0f} / "
