@@ -21,13 +21,20 @@ def feed_list(*, user_id: int, status: str = "inbox", category: str | None = Non
 
     `before` is the cursor an earlier page gave (the id of its last message); the page starts after it,
     so messages arriving meanwhile neither shift nor repeat what the client has.
+
+    The user is asked for as a range of one id, ordered by user then id, so the page is read from the user's
+    index (ix_inbox_messages_user, or ix_inbox_messages_unread for unread) however the table is made up. With
+    `user_id = %s ORDER BY id DESC`, PostgreSQL may instead walk the primary key backwards from the newest
+    message of all when one user holds a large share of the table, reading every newer message of everyone
+    else: 200,000 rows and 85 ms for a page of 20 where the user's index reads 21 rows in 0.03 ms.
     """
-    messages: QuerySet[FeedMessage] = FeedMessage.objects.filter(STATUS_FILTERS[status], user_id=user_id)
+    messages: QuerySet[FeedMessage] = FeedMessage.objects.filter(STATUS_FILTERS[status], user_id__gte=user_id,
+                                                                 user_id__lte=user_id)
     if category:
         messages = messages.filter(category=category)
     if before is not None:
         messages = messages.filter(id__lt=before)
-    page = list(messages.order_by("-id")[:size + 1])
+    page = list(messages.order_by("user_id", "-id")[:size + 1])
     more = len(page) > size
     page = page[:size]
     return page, (page[-1].pk if more else None)

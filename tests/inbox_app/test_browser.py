@@ -53,7 +53,7 @@ def test_the_badge_follows_a_trigger_live_and_goes_back_to_zero_when_read(asgi_u
     wait.until(lambda driver: unread(driver) == "0")
     # The stream is open once the page has its first event; only then is a trigger sure to be heard live.
     wait.until(lambda driver: driver.execute_script("return arguments[0].live === true", inbox))
-    shot(browser, "inbox-0-empty")
+    shot(browser, "inbox_0_empty")
 
     answer = httpx.post(f"{asgi_url}/api/v1/triggers/", headers={"Authorization": f"Api-Key {key}"},
                         json={"kind": "order_shipped", "user_ids": [1001],
@@ -65,16 +65,17 @@ def test_the_badge_follows_a_trigger_live_and_goes_back_to_zero_when_read(asgi_u
     assert badge.text == "1" and badge.is_displayed()
     bell = browser.execute_script("return arguments[0].shadowRoot.querySelector('.bell')", inbox)
     assert bell.get_attribute("aria-label") == "Notifications, 1 unread"
+    shot(browser, "inbox_1_badge")
     bell.click()
     # The list is drawn anew as events arrive, so each look and click is one script against the current list.
     text = wait.until(lambda driver: driver.execute_script(
         "const item = arguments[0].shadowRoot.querySelector('li.unread'); return item && item.innerText", inbox))
     assert "Order 1042 shipped" in text and "Ada" in text
-    shot(browser, "inbox-1-unread-open")
+    shot(browser, "inbox_2_open_unread")
 
     wait.until(lambda driver: driver.execute_script(
         "const button = arguments[0].shadowRoot.querySelector(\"li.unread button[data-action='read']\");"
         "if (button) { button.click(); return true; } return false;", inbox))
     wait.until(lambda driver: unread(driver) == "0")
     assert not badge.is_displayed()
-    shot(browser, "inbox-2-read")
+    shot(browser, "inbox_3_read")
