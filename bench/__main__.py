@@ -1,4 +1,4 @@
-"""The benchmark: accept, delivery, bulk, triggers, lanes, reads and memory, each against a baseline measured in the same run.
+"""The benchmark: accept, delivery, bulk, triggers, lanes, reads, inbox, memory, each beside a baseline from the same run.
 
     .venv/bin/python -m bench [--quick] [--profile]      (or: make bench)
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench import lanes, triggers
+from bench import inbox_feed, lanes, triggers
 from bench.harness import (
     ACCEPT_ROUNDS,
     ACCEPT_USERS,
@@ -71,11 +71,11 @@ def main() -> int:
                         help="short runs (10 s, 5,000 deliveries, 20,000 bulk and lanes drain)")
     parser.add_argument("--profile", action="store_true", help="record py-spy profiles into bench/results/")
     parser.add_argument("--skip", default="",
-                        help="comma-separated phases to skip: accept,reads,delivery,bulk,triggers,lanes")
+                        help="comma-separated phases to skip: accept,reads,delivery,bulk,triggers,lanes,inbox")
     options = parser.parse_args()
     skip = set(filter(None, options.skip.split(",")))
-    if {"accept", "reads", "triggers"} - skip and shutil.which("wrk") is None:
-        print("wrk is missing: apt-get install -y wrk (Debian/Ubuntu), or --skip accept,reads,triggers",
+    if {"accept", "reads", "triggers", "inbox"} - skip and shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install -y wrk (Debian/Ubuntu), or --skip accept,reads,triggers,inbox",
               file=sys.stderr)
         return 2
     accept_seconds = 10 if options.quick else 30
@@ -275,6 +275,11 @@ def main() -> int:
                                          start=processes.start, stop=processes.stop, free_port=free_port,
                                          wait_until=wait_until, python=PYTHON, web_workers=WEB_WORKERS,
                                          concurrency=CELERY_CONCURRENCY)
+
+        if "inbox" not in skip:
+            results["inbox"] = inbox_feed.measure(wrk, web, seconds=read_seconds, rounds=ACCEPT_ROUNDS,
+                                                  streams=500 if options.quick else 2000, combine=combine,
+                                                  cpu=lambda: cpu_seconds(children(gunicorn.pid)))
 
         results.setdefault("memory", {})["web_worker_rss_mib"] = round(
             max((rss_mib(p) for p in children(gunicorn.pid)), default=0), 1)

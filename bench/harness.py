@@ -93,9 +93,11 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> N
 
 
 def wrk(url: str, *, seconds: int, method: str = "GET", body: str | None = None, key: str = "",
-        rate: float = 0, connections: int = CONNECTIONS) -> dict[str, Any]:
-    """One wrk run (one thread: the cheapest load generator on a shared 2-core machine)."""
+        rate: float = 0, connections: int = CONNECTIONS, authorization: str = "") -> dict[str, Any]:
+    """One wrk run (one thread: the cheapest load generator on a shared 2-core machine); `authorization`,
+    when given, is the whole Authorization header instead of the API key's."""
     env = {**os.environ, "BENCH_METHOD": method, "BENCH_KEY": key, "BENCH_RATE": str(rate),
+           "BENCH_AUTHORIZATION": authorization,
            "BENCH_THREADS": "1", "BENCH_USERS": str(ACCEPT_USERS)}
     if body:
         env["BENCH_BODY"] = body

@@ -5,7 +5,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from bench import lanes, triggers
+from bench import inbox_feed, lanes, triggers
 
 
 def table(results: dict[str, Any]) -> str:
@@ -57,6 +57,8 @@ def table(results: dict[str, Any]) -> str:
         rows += triggers.table_rows(results)
     if "lanes" in results:
         rows += lanes.table_rows(results)
+    if "inbox" in results:
+        rows += inbox_feed.table_rows(results)
     m = results.get("memory", {})
     if m:
         rows.append(("RSS MiB: web worker / Celery worker", f"{m.get('web_worker_rss_mib', 0):.0f} / "

@@ -1,6 +1,7 @@
 -- wrk script for the benchmark, configured by environment variables:
 --   BENCH_METHOD (GET/POST), BENCH_BODY (JSON; "{user}" is replaced by a user id from 1..BENCH_USERS),
---   BENCH_KEY (API key), BENCH_RATE (total requests/s over BENCH_THREADS threads; 0 = as fast as possible).
+--   BENCH_KEY (API key), BENCH_AUTHORIZATION (a whole Authorization header instead, e.g. "Bearer <feed token>"),
+--   BENCH_RATE (total requests/s over BENCH_THREADS threads; 0 = as fast as possible).
 -- done() prints one line "BENCH_JSON {...}" with counts and latency percentiles in microseconds.
 local ffi = require("ffi")
 ffi.cdef [[
@@ -20,6 +21,8 @@ local rate = tonumber(os.getenv("BENCH_RATE") or "0")
 local threads = tonumber(os.getenv("BENCH_THREADS") or "1")
 local headers = {["Content-Type"] = "application/json"}
 if os.getenv("BENCH_KEY") then headers["Authorization"] = "Api-Key " .. os.getenv("BENCH_KEY") end
+local authorization = os.getenv("BENCH_AUTHORIZATION") or ""
+if authorization ~= "" then headers["Authorization"] = authorization end
 local counter = 0
 
 function init(args)
