@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from kit.dispatch import task_dispatcher
 from logs_app.models import NotificationLog
 
 from . import metrics
@@ -94,7 +95,7 @@ def events_claim(*, event_ids: list[int], now: dt.datetime) -> list[WebhookEvent
 def events_release(*, events: list[WebhookEvent]) -> None:
     """Give back claimed events this worker will not attempt before its lease runs short: due again at
     once, the attempt not counted, and queued again (or left to the sweep when tasks run in process)."""
-    queue_now = not settings.CELERY_TASK_ALWAYS_EAGER
+    queue_now = task_dispatcher().defers
     ids = [event.pk for event in events]
     WebhookEvent.objects.filter(pk__in=ids, status=EventStatus.PENDING, lease_expires_at=events[0].lease_expires_at
                                 ).update(lease_expires_at=None, attempts=F("attempts") - 1,
@@ -169,7 +170,7 @@ def _record(event: WebhookEvent, *, now: dt.datetime, status_code: int | None, l
                                                             "attempts": event.attempts, "error": error})
         else:
             status = EventStatus.PENDING
-            queue_now = not settings.CELERY_TASK_ALWAYS_EAGER and delay <= QUEUE_RETRY_WITHIN_SECONDS
+            queue_now = task_dispatcher().defers and delay <= QUEUE_RETRY_WITHIN_SECONDS
             mine.update(next_attempt_at=now + dt.timedelta(seconds=delay), lease_expires_at=None, last_error=error,
                         queued_at=timezone.now() if queue_now else None)
             queue_after = delay if queue_now else None

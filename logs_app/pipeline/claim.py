@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from kit.dispatch import task_dispatcher
+
 from ..models import NotificationLog, NotificationStatus
 from .queue import logs_enqueue
 
@@ -75,7 +77,7 @@ def logs_release(*, logs: list[NotificationLog]) -> None:
     pending again, unleased, with the attempt not counted, and queued again (or left to the sweep)."""
     if not logs:
         return
-    queue_now = not settings.CELERY_TASK_ALWAYS_EAGER
+    queue_now = task_dispatcher().defers
     now = timezone.now()
     ids = [log.pk for log in logs]
     released = NotificationLog.objects.filter(

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from consent_app.services import suppression_after_send_error
 from kit import metrics
+from kit.dispatch import task_dispatcher
 from kit.logging import request_id_bound
 from notification_channels import registry
 from notification_channels.base import ChannelError, InvalidRecipient, Paced, PermanentError, TransientError
@@ -125,7 +126,7 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
             return NotificationStatus.FAILED
         delay = retry_backoff_seconds(attempt=log.attempts, retry_after=err.retry_after)
         retry_at = timezone.now() + dt.timedelta(seconds=delay)
-        queue_now = not settings.CELERY_TASK_ALWAYS_EAGER  # in process, `dispatch_due` releases retries
+        queue_now = task_dispatcher().defers  # in process, `dispatch_due` releases retries
         NotificationLog.objects.filter(pk=log.pk, status=NotificationStatus.PENDING).update(
             scheduled_for=retry_at, lease_expires_at=None, provider=err.provider,
             error_message=f"Attempt {log.attempts} failed: {describe(err)}", queued_at=timezone.now() if queue_now else None,

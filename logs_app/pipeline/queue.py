@@ -11,11 +11,11 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from kit.dispatch import task_dispatcher
 from kit.logging import get_request_id, request_id_bound
 
 from .lanes import Lane, current_lane, queue_for
@@ -42,16 +42,12 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def task_publish(*, name: str, args: list[Any], lane: Lane | None = None, **options: Any) -> None:
     """Queue the task called `name` in `lane`'s queue (its `lane` header says which), or run it at once
-    when tasks run in process: Celery's eager `apply_async` would still open a producer on the broker
-    there is none of, and kombu would warn "No hostname was supplied"."""
+    when tasks run in process (kit.dispatch)."""
     if lane is not None:
         options["headers"] = {**(options.get("headers") or {}), "lane": str(lane)}
         if queue := queue_for(lane):
             options["queue"] = queue
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        current_app.tasks[name].apply(args=args, headers=options.get("headers"))
-    else:
-        current_app.send_task(name, args=args, **options)
+    task_dispatcher().publish(name, args, **options)
 
 
 def logs_enqueue(*, log_ids: Iterable[int], countdown: float | None = None,
@@ -90,7 +86,7 @@ def logs_enqueue_turn(*, pending: QuerySet, lane: Lane, continuation: str, key: 
     """
     turn = settings.NOTIFICATION_BULK_TURN_BATCHES * settings.NOTIFICATION_TASK_BATCH_SIZE
     pending = pending.filter(id__gt=after_id).order_by("id")
-    if turn <= 0 or settings.CELERY_TASK_ALWAYS_EAGER:
+    if turn <= 0 or not task_dispatcher().defers:
         logs_enqueue(log_ids=pending.values_list("id", flat=True).iterator(chunk_size=2000), lane=lane)
         return
     ids = list(pending.values_list("id", flat=True)[:turn + 1])
@@ -128,7 +124,7 @@ _publisher = Publisher(_publish_accepted, linger_seconds=_publish_linger_seconds
 def log_enqueue_soon(*, log_id: int) -> None:
     """Queue one committed log: through this process's publisher thread, which batches what arrives
     together (see publisher.py), or at once when tasks run in process."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    if not task_dispatcher().defers:
         logs_enqueue(log_ids=[log_id])
     else:
         _publisher.add((log_id, get_request_id()))
