@@ -1,5 +1,6 @@
 """Delivering webhook events: claimed for one lease, signed per Standard Webhooks with every secret that
-signs now, POSTed with a short timeout to a destination checked again after DNS resolution, each
+signs now, POSTed with a short timeout to a destination checked again when connecting (to the very
+address checked: webhooks_app/transport.py), each
 attempt recorded; failures retried on a fixed schedule with jitter, then given up. An endpoint that
 fails for WEBHOOK_DISABLE_AFTER_HOURS without a success in between is disabled."""
 
@@ -8,6 +9,7 @@ import json
 import logging
 import os
 import random
+import ssl
 import time
 from typing import Any
 
@@ -22,11 +24,12 @@ from kit.dispatch import task_dispatcher
 from logs_app.models import NotificationLog
 
 from . import metrics
-from .destinations import UnsafeDestination, destination_addresses
+from .destinations import UnsafeDestination, destination_url_check
 from .dispatch import due_filter, events_enqueue
 from .models import EventStatus, WebhookAttempt, WebhookEndpoint, WebhookEvent
 from .outbox import client_endpoints_forget
 from .services import endpoint_signing_secrets
+from .transport import CheckedTransport
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +40,8 @@ RETRY_JITTER = 0.2  # each delay is drawn from +-20% of the schedule's
 # (a broker holding a message for hours is a broker that may lose it).
 QUEUE_RETRY_WITHIN_SECONDS = 60
 USER_AGENT = "notification-service-webhooks/1"
+# An answer's body up to this size is read (and dropped) so that its connection can be used again.
+DRAIN_MAX_BYTES = 64 * 1024
 
 _client: httpx.Client | None = None
 
@@ -50,11 +55,17 @@ os.register_at_fork(after_in_child=_reset_client)  # a forked worker opens its o
 
 
 def http_client() -> httpx.Client:
-    """This process's client: kept connections, no redirects followed, no proxy from the environment."""
+    """This process's client: kept connections, each to an address checked when it opened; no redirects
+    followed, no proxy."""
     global _client
     if _client is None:
-        _client = httpx.Client(follow_redirects=False, trust_env=False, headers={"user-agent": USER_AGENT})
+        _client = http_client_new()
     return _client
+
+
+def http_client_new(*, verify: ssl.SSLContext | bool = True) -> httpx.Client:
+    return httpx.Client(transport=CheckedTransport(verify=verify), follow_redirects=False, trust_env=False,
+                        headers={"user-agent": USER_AGENT})
 
 
 def retry_delay(attempts: int) -> float | None:
@@ -130,10 +141,11 @@ def event_deliver(event: WebhookEvent) -> str:
     status_code, error = None, ""
     started = time.monotonic()
     try:
-        destination_addresses(endpoint.url)  # again now: the name may point elsewhere since it was saved
+        destination_url_check(endpoint.url)  # again now (settings change); the addresses when connecting
         with http_client().stream("POST", endpoint.url, content=body.encode(), headers=headers,
                                   timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
             status_code = response.status_code
+            _drain(response, deadline=started + settings.WEBHOOK_TIMEOUT_SECONDS)
     except UnsafeDestination as err:
         error = f"Not sent: {err}"
     except httpx.HTTPError as err:
@@ -145,6 +157,19 @@ def event_deliver(event: WebhookEvent) -> str:
     metrics.attempt_recorded(endpoint_id=endpoint.pk, succeeded=succeeded, seconds=latency)
     return _record(event, now=now, status_code=status_code, latency_ms=round(latency * 1000), error=error[:500],
                    succeeded=succeeded)
+
+
+def _drain(response: httpx.Response, *, deadline: float) -> None:
+    """Read a short answer's body to its end, so that its connection is kept for the next attempt; a long or
+    slow one is left unread (its connection is closed instead). The body itself is not used."""
+    read = 0
+    try:
+        for chunk in response.iter_raw():
+            read += len(chunk)
+            if read > DRAIN_MAX_BYTES or time.monotonic() > deadline:
+                return
+    except httpx.HTTPError:
+        return
 
 
 def _record(event: WebhookEvent, *, now: dt.datetime, status_code: int | None, latency_ms: int, error: str,

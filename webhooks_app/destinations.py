@@ -1,4 +1,5 @@
-"""Where a webhook may be sent (SSRF guard): checked when an endpoint is saved.
+"""Where a webhook may be sent (SSRF guard): checked when an endpoint is saved, and when a delivery connects
+(webhooks_app/transport.py connects only to an address checked here, so DNS rebinding finds no gap).
 
 Only https, unless WEBHOOK_ALLOW_HTTP (default: DEBUG); and never to an address that is not public
 (private, loopback, link-local such as a cloud's metadata service 169.254.169.254, shared, reserved,
@@ -32,8 +33,9 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global and not address.is_multicast
 
 
-def destination_addresses(url: str) -> list[str]:
-    """The addresses `url` may be reached at, each one allowed. Raises UnsafeDestination."""
+def destination_url_check(url: str) -> tuple[str, int]:
+    """The host and port of `url` when its form may be sent to (a valid URL, an allowed scheme, no user name
+    or password); the host's addresses are checked apart (`host_addresses`). Raises UnsafeDestination."""
     try:
         _url_shape(url)
     except ValidationError:
@@ -46,7 +48,15 @@ def destination_addresses(url: str) -> list[str]:
         raise UnsafeDestination("A URL with a user name or password is not allowed.")
     host = parts.hostname or ""
     try:
-        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        return host, parts.port or DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        raise UnsafeDestination("Enter a valid URL.") from None
+
+
+def host_addresses(host: str, port: int) -> list[str]:
+    """The addresses `host` resolves to now, each one allowed (the delivery connects to one of these, so
+    what was checked is what is reached). Raises UnsafeDestination."""
+    try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
         raise UnsafeDestination(f"The host {host!r} does not resolve.") from None
@@ -61,3 +71,8 @@ def destination_addresses(url: str) -> list[str]:
     if not addresses:
         raise UnsafeDestination(f"The host {host!r} does not resolve.")
     return addresses
+
+
+def destination_addresses(url: str) -> list[str]:
+    """The addresses `url` may be reached at, each one allowed. Raises UnsafeDestination."""
+    return host_addresses(*destination_url_check(url))
