@@ -27,7 +27,11 @@ from .pipeline.request import idempotency_key_problem, send_cache_keys
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Up to 255 characters, unique per API key. A repeat returns the first answer (200) and sends nothing.")
+    description="Up to 255 characters, unique per API key. Repeated within 24 hours with the same body, it returns "
+                "the first answer (200) and sends nothing; with another body it is refused (422).")
+# What a key repeated with another body answers (pipeline.request.idempotency_earlier).
+REPEATED_KEY = {422: OpenApiResponse(
+    ErrorSerializer, description="A repeated Idempotency-Key with another body: refused, naming idempotency_key.")}
 
 
 class LogOutputSerializer(serializers.Serializer):
@@ -224,8 +228,8 @@ class NotificationListCreateApi(ApiView):
             SentLogOutputSerializer,
             description="Accepted: the new log (its id, status and timestamps only, to a key without `read`)."),
                    200: OpenApiResponse(SentLogOutputSerializer,
-                                        description="A repeated Idempotency-Key: the first log."),
-                   **INVALID_INPUT})
+                                        description="A repeated Idempotency-Key with the same body: the first log."),
+                   **REPEATED_KEY, **INVALID_INPUT})
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
         log, created = notification_send(**self.body(SendInputSerializer, request), client=api_client(request),
@@ -243,9 +247,9 @@ class NotificationBulkApi(ApiView):
     @extend_schema(
         operation_id="notifications_send_bulk", request=BulkSendInputSerializer, parameters=[IDEMPOTENCY_KEY],
         responses={202: OpenApiResponse(BulkSendOutputSerializer, description="Accepted: the batch."),
-                   200: OpenApiResponse(BulkSendOutputSerializer,
-                                        description="A repeated Idempotency-Key: the first bulk send's batch."),
-                   **INVALID_INPUT},
+                   200: OpenApiResponse(BulkSendOutputSerializer, description="A repeated Idempotency-Key with "
+                                                                               "the same body: the first bulk send's batch."),
+                   **REPEATED_KEY, **INVALID_INPUT},
         description="One template to many users; each user's preferences apply.")
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)

@@ -60,6 +60,9 @@ class NotificationLog(models.Model):
     client = models.CharField(max_length=64, blank=True, default="",
                               help_text="The API key (by prefix) that asked for this notification.")
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    # Null without a key (and in the rows COPY writes, which never have one): nothing to compare.
+    request_hash = models.CharField(max_length=64, null=True, blank=True,
+                                    help_text="A digest of the request: a repeated key must come with the same one.")
     scheduled_for = models.DateTimeField(null=True, blank=True,
                                          help_text="Not to be delivered before this moment (send_at, quiet hours, retry backoff).")
     queued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last handed to the queue.")
@@ -115,6 +118,8 @@ class BulkSend(models.Model):
     batch_id = models.UUIDField(primary_key=True)
     client = models.CharField(max_length=64)
     idempotency_key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, blank=True, default="",
+                                    help_text="A digest of the request: a repeated key must come with the same one.")
     accepted = models.PositiveIntegerField()
     suppressed = models.PositiveIntegerField()
     failed = models.PositiveIntegerField()

@@ -277,7 +277,7 @@ def _erase_logs(rows: list[tuple]) -> tuple[int, int]:
     ProviderCall.objects.filter(log_id__in=[row[0] for row in rows]).delete()  # their errors may name the address
     anonymised = NotificationLog.objects.filter(pk__in=[row[0] for row in rows]).update(
         user_id=ERASED_USER_ID, recipient="", subject="", body="", html_body="", notification_metadata=None,
-        error_message=None, idempotency_key=None, updated_at=now)
+        error_message=None, idempotency_key=None, request_hash=None, updated_at=now)
     pending = [row for row in rows if row[2] == NotificationStatus.PENDING]
     # A worker that claimed one of these finds it no longer pending and records nothing.
     cancelled = NotificationLog.objects.filter(pk__in=[row[0] for row in pending],

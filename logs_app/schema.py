@@ -107,7 +107,8 @@ class NotificationRequestInput:
         default=None, description="Address, phone number or push token; omitted, the one on file is used."
     )
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Repeating a key returns the first notification; nothing is sent twice."
+        default=None, description="Repeated within 24 h with the same input: the first notification, nothing is sent "
+                                  "twice; with another input: an error naming idempotencyKey."
     )
     send_at: dt.datetime | None = strawberry.field(default=None, description="Deliver no earlier than this.")
     priority: NotificationPriority | None = None

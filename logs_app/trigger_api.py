@@ -11,7 +11,7 @@ from kit.errors import INVALID_INPUT, ErrorSerializer
 from kit.views import ApiView
 from templates_app.models import NotificationType
 
-from .api import IDEMPOTENCY_KEY, UserIdListField, api_client, idempotency_key_header
+from .api import IDEMPOTENCY_KEY, REPEATED_KEY, UserIdListField, api_client, idempotency_key_header
 from .models import NotificationStatus, Priority
 from .pipeline.cancel import trigger_cancel
 from .pipeline.trigger import OUTCOMES_MAX, TriggerResult, notification_trigger
@@ -90,8 +90,7 @@ class TriggerCreateApi(ApiView):
         responses={202: OpenApiResponse(TriggerOutputSerializer, description="Accepted: the trigger and its outcomes."),
                    200: OpenApiResponse(TriggerOutputSerializer,
                                         description="A repeated Idempotency-Key with the same body: the first trigger."),
-                   422: OpenApiResponse(ErrorSerializer, description="A repeated Idempotency-Key with another body."),
-                   **INVALID_INPUT},
+                   **REPEATED_KEY, **INVALID_INPUT},
         description="One log per recipient and channel the kind has and the user allows, linked by the trigger's id.")
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)

@@ -25,8 +25,8 @@ from ..models import NotificationLog, NotificationStatus, Priority
 from .events import log_change, logs_changed_listened, logs_changed_send
 from .messages import push_targets
 from .queue import log_enqueue_soon
-from .request import (SUPPRESSED, delivery_validate, idempotency_key_earlier, send_cache_keys, send_request_check,
-                      send_schedule)
+from .request import (SUPPRESSED, delivery_validate, idempotency_earlier, request_digest, send_cache_keys,
+                      send_request_check, send_schedule)
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +66,21 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
                       ) -> tuple[NotificationLog, bool]:
     """Accept one notification: render, check preferences, commit the log, enqueue after commit.
 
-    Returns (log, created). With an idempotency key already used by this client, the earlier log
-    comes back with created=False and nothing is sent again. A channel the user turned off gives
-    a `suppressed` log; quiet hours defer delivery to their end (`scheduled_for`) unless
+    Returns (log, created). The same idempotency key from this client within 24 hours returns the
+    earlier log (created=False, nothing is sent again) when the request is the same, and raises
+    RepeatWithOtherRequest (422, naming idempotency_key) when it is not. A channel the user turned off
+    gives a `suppressed` log; quiet hours defer delivery to their end (`scheduled_for`) unless
     priority is urgent. Raises ValidationError keyed by field: template_name, context, channel,
-    recipient, message (too long for SMS, too large for push), send_at, priority, user_id.
+    recipient, message (too long for SMS, too large for push), send_at, priority, user_id, idempotency_key.
     """
-    earlier = idempotency_key_earlier(NotificationLog, client=client, idempotency_key=idempotency_key)
-    if earlier:
-        return earlier, False
+    digest = None
+    if idempotency_key is not None:  # a send without a key pays for none of this
+        digest = request_digest(user_id=user_id, template_name=template_name, context=context or {}, channel=channel,
+                                recipient=recipient, send_at=send_at, priority=priority)
+        earlier = idempotency_earlier(NotificationLog, client=client, idempotency_key=idempotency_key, digest=digest,
+                                      now=timezone.now())
+        if earlier:
+            return earlier, False
     # The template and the user's preferences come from the shared cache in one round trip.
     with prefetched(send_cache_keys(template_name=template_name, user_id=user_id)):
         request = send_request_check(template_name=template_name, context=context, channel=channel,
@@ -87,7 +93,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         template_version=request.template.version, type=request.channel, priority=request.priority,
         subject=request.rendered.subject, body=request.rendered.body,
         html_body=request.rendered.html_body if request.channel == NotificationType.EMAIL else "",
-        client=client, idempotency_key=idempotency_key,
+        client=client, idempotency_key=idempotency_key, request_hash=digest,
     )
     on_file = _contact(preference, request.channel)
     if request.channel == NotificationType.IN_APP:  # the user's own feed: there is no other address
@@ -129,7 +135,8 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
                 transaction.on_commit(lambda: log_enqueue_soon(log_id=log.pk))
     except IntegrityError:
         # The same idempotency key arrived twice at once; the other request's log stands.
-        earlier = NotificationLog.objects.filter(client=client, idempotency_key=idempotency_key).first()
+        earlier = idempotency_earlier(NotificationLog, client=client, idempotency_key=idempotency_key,
+                                      digest=digest, now=now) if digest else None
         if earlier is None:
             raise
         return earlier, False

@@ -24,8 +24,8 @@ from ..models import BulkSend, NotificationLog, NotificationStatus, Priority
 from .events import LogChange, logs_changed_listened, logs_changed_send
 from .lanes import Lane, lane_for
 from .queue import BULK_SEND_ENQUEUE_TASK, chunks, logs_enqueue_turn, task_publish
-from .request import (SUPPRESSED, SendRequest, idempotency_key_earlier, send_request_check, send_schedule,
-                      text_validate_once)
+from .request import (SUPPRESSED, SendRequest, idempotency_earlier, request_digest, send_request_check,
+                      send_schedule, text_validate_once)
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +58,13 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
     """Accept one template for many users: rendered once, written with bulk inserts, enqueued in batches.
 
     Returns (result, created). Each user's preferences apply as for a single send. A user with no
-    address on file for the channel gets a `failed` log saying so (the others still go). With an
-    idempotency key already used by this client, the first bulk send's result comes back with
-    created=False and nothing is sent again (the same rule as single sends). Raises ValidationError
-    for the request as a whole (unknown template, missing variable, bad user ids, too many users,
-    a bad idempotency key).
+    address on file for the channel gets a `failed` log saying so (the others still go). The same
+    idempotency key from this client within 24 hours returns the first bulk send's result (created=False,
+    nothing is sent again) when the request is the same, and raises RepeatWithOtherRequest (422, naming
+    idempotency_key) when it is not: the rule of single sends and triggers. Raises ValidationError for the
+    request as a whole (unknown template, missing variable, bad user ids, too many users, a bad idempotency
+    key).
     """
-    earlier = idempotency_key_earlier(BulkSend, client=client, idempotency_key=idempotency_key)
-    if earlier:
-        return _bulk_result(earlier), False
     if not isinstance(user_ids, list) or not user_ids:
         raise ValidationError({"user_ids": "Must be a non-empty list of user ids."})
     if len(user_ids) > settings.NOTIFICATION_BULK_MAX_USERS:
@@ -74,6 +72,14 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
     bad = [u for u in user_ids if not is_user_id(u)]
     if bad:
         raise ValidationError({"user_ids": f"Not valid user ids: {', '.join(map(str, bad[:5]))}."})
+    digest = ""
+    if idempotency_key is not None:  # a bulk send without a key pays for none of this
+        digest = request_digest(user_ids=sorted(set(user_ids)), template_name=template_name, context=context or {},
+                                channel=channel, send_at=send_at, priority=priority)
+        earlier = idempotency_earlier(BulkSend, client=client, idempotency_key=idempotency_key, digest=digest,
+                                      now=timezone.now())
+        if earlier:
+            return _bulk_result(earlier), False
     request = send_request_check(template_name=template_name, context=context, channel=channel, send_at=send_at,
                                  priority=priority, client=client)
     text_validate_once(request)  # the text is the same for everyone
@@ -86,14 +92,15 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
             _insert_bulk_logs(user_ids, request=request, batch_id=batch_id, now=now, counts=counts, client=client)
             if idempotency_key is not None:
                 BulkSend.objects.create(batch_id=batch_id, client=client, idempotency_key=idempotency_key,
-                                        accepted=counts[NotificationStatus.PENDING],
+                                        request_hash=digest, accepted=counts[NotificationStatus.PENDING],
                                         suppressed=counts[NotificationStatus.SUPPRESSED],
                                         failed=counts[NotificationStatus.FAILED])
             transaction.on_commit(lambda: _enqueue_later(batch_id, lane=_lane(request.priority)))
     except IntegrityError:
         # The same key arrived twice at once: the other request's bulk send stands, and this one wrote nothing.
-        earlier = BulkSend.objects.filter(client=client, idempotency_key=idempotency_key).first()
-        if idempotency_key is None or earlier is None:
+        earlier = idempotency_earlier(BulkSend, client=client, idempotency_key=idempotency_key, digest=digest,
+                                      now=now)
+        if earlier is None:
             raise
         return _bulk_result(earlier), False
     metrics.notifications_accepted(channel=request.channel, counts=counts)

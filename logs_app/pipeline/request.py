@@ -2,6 +2,7 @@
 schedule and idempotency key; shared by single and bulk sends."""
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from templates_app.rendering import RenderedMessage, context_too_deep
 from templates_app.selectors import template_cache_key, template_get_by_name
 from templates_app.services import template_render
 
-from ..models import BulkSend, NotificationLog, Priority
+from ..models import BulkSend, NotificationLog, Priority, Trigger
 from .messages import channel_message
 
 PAST_SEND_AT_GRACE = dt.timedelta(minutes=5)
@@ -158,6 +159,10 @@ class RepeatWithOtherRequest(ValidationError):
     http_status = 422
 
 
+# How long an idempotency key answers for what it made; past it, the key may be used for a new request.
+IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
+
+
 def idempotency_key_problem(key: Any) -> str | None:
     """Why an idempotency key is refused (None when it is fine): the REST header and the services' argument."""
     if not isinstance(key, str) or not 1 <= len(key) <= 255 or "\x00" in key:
@@ -165,13 +170,47 @@ def idempotency_key_problem(key: Any) -> str | None:
     return None
 
 
-def idempotency_key_earlier(model: type[NotificationLog] | type[BulkSend], *, client: str,
-                            idempotency_key: str | None) -> NotificationLog | BulkSend | None:
-    """What this client's idempotency key already made (None without a key, or when it made nothing yet).
-    Raises ValidationError for a bad key."""
+def _as_text(value: Any) -> str:
+    """A datetime as the same text whatever offset it came in (naive ones are UTC, as `send_request_check`
+    takes them), so one moment written two ways is one request."""
+    if isinstance(value, dt.datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+    return str(value)
+
+
+def request_digest(**request: Any) -> str:
+    """A fingerprint of a request's arguments: what a repeated idempotency key must come with to be answered
+    with what it made, rather than refused. Single, bulk and trigger sends keep it beside their key."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=_as_text).encode()).hexdigest()
+
+
+IdempotentRecord = NotificationLog | BulkSend | Trigger
+
+
+def idempotency_earlier(model: type[IdempotentRecord], *, client: str, idempotency_key: str | None,
+                        digest: str, now: dt.datetime) -> IdempotentRecord | None:
+    """What this client's idempotency key made within IDEMPOTENCY_WINDOW, for a repeat to answer with (None
+    without a key, or when it made nothing yet). A record past the window gives its key up for a new request.
+
+    Raises ValidationError for a bad key, and RepeatWithOtherRequest (422) when the key came with another
+    request: `digest` differs from the record's (a record kept from before digests were stored has none, and
+    answers any repeat)."""
     if idempotency_key is None:
         return None
     problem = idempotency_key_problem(idempotency_key)
     if problem:
         raise ValidationError({"idempotency_key": problem})
-    return model.objects.filter(client=client, idempotency_key=idempotency_key).first()
+    earlier = model.objects.filter(client=client, idempotency_key=idempotency_key).first()
+    if earlier is None:
+        return None
+    if earlier.created_at < now - IDEMPOTENCY_WINDOW:
+        stale = model.objects.filter(pk=earlier.pk)
+        if model is BulkSend:  # the row exists only to answer its key
+            stale.delete()
+        else:  # a log or a trigger stays, without its key
+            stale.update(idempotency_key=None)
+        return None
+    if earlier.request_hash and earlier.request_hash != digest:
+        raise RepeatWithOtherRequest({"idempotency_key": (
+            f"Was used at {earlier.created_at.isoformat()} for another request; use a new key for this one.")})
+    return earlier

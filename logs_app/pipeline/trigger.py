@@ -9,9 +9,7 @@ Quiet hours defer delivery unless the trigger is urgent, critical or not.
 """
 
 import datetime as dt
-import hashlib
 import heapq
-import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -40,7 +38,7 @@ from .events import LogChange, logs_changed_listened, logs_changed_send
 from .lanes import Lane, trigger_lane
 from .messages import address_hidden
 from .queue import TRIGGER_ENQUEUE_TASK, chunks, logs_enqueue_turn, task_publish
-from .request import (RepeatWithOtherRequest, SendRequest, idempotency_key_problem, send_request_check,
+from .request import (SendRequest, idempotency_earlier, idempotency_key_problem, request_digest, send_request_check,
                       send_schedule, text_validate_once)
 
 logger = logging.getLogger(__name__)
@@ -48,7 +46,6 @@ logger = logging.getLogger(__name__)
 TRIGGER_CHUNK = 1000
 # Up to this many recipients, a trigger's answer lists each one's outcome per channel; past it, counts only.
 OUTCOMES_MAX = 1000
-IDEMPOTENCY_WINDOW = dt.timedelta(hours=24)
 TRIGGER_COLUMNS = (*BULK_COLUMNS, "trigger_id")
 ON_FILE = {NotificationType.EMAIL: "email address", NotificationType.SMS: "phone number",
            NotificationType.PUSH: "active push device"}
@@ -84,27 +81,6 @@ def _key_problem(field: str, key: Any) -> None:
         raise ValidationError({field: problem})
 
 
-def _request_digest(**request: Any) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _earlier(*, client: str, idempotency_key: str | None, digest: str, now: dt.datetime) -> Trigger | None:
-    """The trigger this client's key already made within the window; a stale one gives its key up.
-    Raises RepeatWithOtherRequest when the key came with another request."""
-    if idempotency_key is None:
-        return None
-    earlier = Trigger.objects.filter(client=client, idempotency_key=idempotency_key).first()
-    if earlier is None:
-        return None
-    if earlier.created_at < now - IDEMPOTENCY_WINDOW:
-        Trigger.objects.filter(pk=earlier.pk).update(idempotency_key=None)
-        return None
-    if earlier.request_hash != digest:
-        raise RepeatWithOtherRequest({"idempotency_key": (
-            f"Was used at {earlier.created_at.isoformat()} for another request; use a new key for this one.")})
-    return earlier
-
-
 def notification_trigger(*, kind: str, user_ids: list[int] | None = None, topics: list[str] | None = None,
                          context: dict | None = None, client: str = "", idempotency_key: str | None = None,
                          send_at: dt.datetime | None = None, priority: str = Priority.NORMAL,
@@ -123,10 +99,11 @@ def notification_trigger(*, kind: str, user_ids: list[int] | None = None, topics
     now = timezone.now()
     user_ids = [] if user_ids is None else user_ids
     topics = [] if topics is None else topics
-    digest = _request_digest(kind=kind, user_ids=sorted(set(user_ids)) if isinstance(user_ids, list) else user_ids,
-                             topics=sorted(set(topics)) if isinstance(topics, list) else topics, context=context,
-                             send_at=send_at, priority=priority, cancellation_key=cancellation_key)
-    earlier = _earlier(client=client, idempotency_key=idempotency_key, digest=digest, now=now)
+    digest = "" if idempotency_key is None else request_digest(
+        kind=kind, user_ids=sorted(set(user_ids)) if isinstance(user_ids, list) else user_ids,
+        topics=sorted(set(topics)) if isinstance(topics, list) else topics, context=context, send_at=send_at,
+        priority=priority, cancellation_key=cancellation_key)
+    earlier = idempotency_earlier(Trigger, client=client, idempotency_key=idempotency_key, digest=digest, now=now)
     if earlier:
         return trigger_result(earlier), False
     if not isinstance(user_ids, list):
@@ -167,7 +144,7 @@ def notification_trigger(*, kind: str, user_ids: list[int] | None = None, topics
             transaction.on_commit(lambda: _enqueue_later(trigger.id, lane=trigger_lane(trigger)))
     except IntegrityError:
         # The same key arrived twice at once: the other request's trigger stands, and this one wrote nothing.
-        earlier = _earlier(client=client, idempotency_key=idempotency_key, digest=digest, now=now)
+        earlier = idempotency_earlier(Trigger, client=client, idempotency_key=idempotency_key, digest=digest, now=now)
         if earlier is None:
             raise
         return trigger_result(earlier), False

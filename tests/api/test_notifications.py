@@ -4,7 +4,7 @@ import json
 import pytest
 from django.utils import timezone
 
-from logs_app.models import NotificationLog
+from logs_app.models import BulkSend, NotificationLog
 from preferences_app.models import UserPreference
 from tests import factories
 
@@ -32,6 +32,36 @@ def test_a_repeated_idempotency_key_returns_the_first_log_with_200(api, send):
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json()["id"] == first.json()["id"] and again.json()["idempotency_key"] == "order-7"
     assert NotificationLog.objects.count() == 1
+
+
+def test_a_repeated_idempotency_key_with_another_body_is_422_naming_the_key(api, send):
+    first = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    other = api.post("/api/v1/notifications/", {**send, "context": {"first_name": "Bob", "code": "42"}},
+                     format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert (first.status_code, other.status_code) == (202, 422)
+    assert list(other.json()["errors"]) == ["idempotency_key"]
+    assert "another request" in other.json()["detail"]
+    assert list(NotificationLog.objects.values_list("id", flat=True)) == [first.json()["id"]]
+    again = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert (again.status_code, again.json()) == (200, first.json())
+
+
+@pytest.mark.parametrize("change", [{"channel": "sms"}, {"user_id": 1002}, {"priority": "urgent"},
+                                    {"recipient": "other@example.com"}, {"template_name": "welcome_email"}])
+def test_any_other_field_is_another_body(api, send, change):
+    factories.NotificationTemplateFactory(name="welcome_email", subject="Hi", body="Welcome {{ first_name }} {{ code }}")
+    api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    other = api.post("/api/v1/notifications/", {**send, **change}, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert other.status_code == 422, other.json()
+
+
+def test_an_idempotency_key_older_than_a_day_sends_afresh(api, send):
+    first = api.post("/api/v1/notifications/", send, format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    NotificationLog.objects.filter(pk=first.json()["id"]).update(created_at=timezone.now() - dt.timedelta(hours=25))
+    other = api.post("/api/v1/notifications/", {**send, "context": {"first_name": "Bob", "code": "1"}},
+                     format="json", HTTP_IDEMPOTENCY_KEY="order-7")
+    assert other.status_code == 202 and other.json()["id"] != first.json()["id"]
+    assert NotificationLog.objects.get(pk=first.json()["id"]).idempotency_key is None
 
 
 def test_idempotency_keys_are_per_client(make_client, send):
@@ -103,6 +133,33 @@ def test_bulk_send_answers_202_with_the_counts(api, template):
     body = response.json()
     assert (body["accepted"], body["suppressed"], body["failed"]) == (1, 1, 1)
     assert NotificationLog.objects.filter(batch_id=body["batch_id"]).count() == 3
+
+
+def test_a_repeated_bulk_key_answers_the_first_batch_and_refuses_another_body(api, template):
+    factories.UserPreferenceFactory(user_id=1)
+    factories.UserPreferenceFactory(user_id=2)
+    body = {"user_ids": [1, 2], "template_name": template.name, "context": {"first_name": "Ada", "code": "1"}}
+    first = api.post("/api/v1/notifications/bulk/", body, format="json", HTTP_IDEMPOTENCY_KEY="spring")
+    # The same users in another order, one named twice, are the same recipients.
+    again = api.post("/api/v1/notifications/bulk/", {**body, "user_ids": [2, 1, 2]}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="spring")
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json() == first.json()
+    other = api.post("/api/v1/notifications/bulk/", {**body, "user_ids": [1, 2, 3]}, format="json",
+                     HTTP_IDEMPOTENCY_KEY="spring")
+    assert other.status_code == 422 and list(other.json()["errors"]) == ["idempotency_key"]
+    assert NotificationLog.objects.count() == 2
+
+
+def test_a_bulk_key_older_than_a_day_sends_afresh(api, template):
+    factories.UserPreferenceFactory(user_id=1)
+    body = {"user_ids": [1], "template_name": template.name, "context": {"first_name": "Ada", "code": "1"}}
+    first = api.post("/api/v1/notifications/bulk/", body, format="json", HTTP_IDEMPOTENCY_KEY="spring")
+    BulkSend.objects.update(created_at=timezone.now() - dt.timedelta(hours=25))
+    other = api.post("/api/v1/notifications/bulk/", {**body, "context": {"first_name": "Bob", "code": "2"}},
+                     format="json", HTTP_IDEMPOTENCY_KEY="spring")
+    assert other.status_code == 202 and other.json()["batch_id"] != first.json()["batch_id"]
+    assert NotificationLog.objects.count() == 2
 
 
 def test_bulk_send_refuses_bad_user_ids(api, template):

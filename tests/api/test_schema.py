@@ -77,6 +77,15 @@ def test_the_schema_states_what_the_server_refuses(anonymous):
         assert "503" in paths[path]["post"]["responses"]
 
 
+def test_every_operation_taking_an_idempotency_key_lists_its_422(anonymous):
+    paths = anonymous.get("/api/schema/?format=json").json()["paths"]
+    keyed = {operation["operationId"]: operation["responses"] for methods in paths.values()
+             for operation in methods.values()
+             if any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))}
+    assert set(keyed) == {"notifications_send", "notifications_send_bulk", "triggers_create"}
+    assert {name: "422" in responses for name, responses in keyed.items()} == dict.fromkeys(keyed, True)
+
+
 def test_swagger_ui_needs_no_key(anonymous):
     response = anonymous.get("/api/docs/")
     assert response.status_code == 200 and b"swagger" in response.content.lower()

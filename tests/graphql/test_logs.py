@@ -170,6 +170,28 @@ def test_a_repeated_idempotency_key_returns_the_first_notification(gql, template
     assert NotificationLog.objects.count() == 1
 
 
+def test_a_repeated_idempotency_key_with_another_input_is_bad_user_input_naming_it(gql, template, preference):
+    first = gql(SEND, {"input": send_input(template, idempotencyKey="order-7")})["data"]["sendNotification"]
+    other = gql(SEND, {"input": send_input(template, idempotencyKey="order-7",
+                                           context='{"first_name": "Bob", "code": "1"}')})
+
+    assert other["data"] is None and error_codes(other) == ["BAD_USER_INPUT"]
+    assert list(other["errors"][0]["extensions"]["fieldErrors"]) == ["idempotencyKey"]
+    assert "another request" in other["errors"][0]["message"]
+    assert list(NotificationLog.objects.values_list("id", flat=True)) == [first["id"]]
+
+
+def test_the_same_moment_with_another_offset_is_the_same_input(gql, template, preference):
+    when = timezone.now().replace(microsecond=0) + dt.timedelta(hours=3)
+    first = gql(SEND, {"input": send_input(template, idempotencyKey="order-7", sendAt=when.isoformat())})
+    again = gql(SEND, {"input": send_input(template, idempotencyKey="order-7",
+                                           sendAt=when.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat())})
+
+    assert "errors" not in again, again
+    assert again["data"]["sendNotification"]["id"] == first["data"]["sendNotification"]["id"]
+    assert again["data"]["sendNotification"]["message"].startswith("Already accepted with this idempotency key")
+
+
 @pytest.mark.parametrize(("fields", "field", "words"), [
     ({"context": '{"first_name": "Ada",'}, "context", "Not valid JSON"),
     ({"context": '["Ada"]'}, "context", "JSON object"),

@@ -89,7 +89,8 @@ def data_of_two_users(db):
     preference_update(user_id=1002, email="bob@example.com")
     device_add(user_id=1002, platform="ios", token="aa" * 32)
     return {
-        "ada_sent": make_log(user_id=1001, notification_metadata={"segments": 1}, idempotency_key="ada-order-1"),
+        "ada_sent": make_log(user_id=1001, notification_metadata={"segments": 1}, idempotency_key="ada-order-1",
+                             request_hash="d" * 64),
         "ada_failed": make_log(user_id=1001, status="failed", error_message="The 'To' number +4915112345678 is bad"),
         "ada_pending": make_log(user_id=1001, status="pending"),
         "bob_sent": make_log(user_id=1002, recipient="+14155550100", body="Hi Bob"),
@@ -124,7 +125,7 @@ def test_erase_removes_contact_points_and_anonymises_logs(data_of_two_users):
     assert set(erased) == {data_of_two_users[k].pk for k in ("ada_sent", "ada_failed", "ada_pending")}
     for log in erased.values():
         assert (log.recipient, log.subject, log.body, log.html_body) == ("", "", "", "")
-        assert log.notification_metadata is None and log.idempotency_key is None
+        assert log.notification_metadata is None and log.idempotency_key is None and log.request_hash is None
         assert "+4915112345678" not in (log.error_message or "")
         assert log.provider == "twilio"  # the counts per channel, provider and status still add up
     assert erased[data_of_two_users["ada_sent"].pk].status == "sent"
