@@ -17,8 +17,9 @@ case "$1" in
     exec gunicorn notifications_project.wsgi --config /app/deploy/gunicorn.conf.py --bind "0.0.0.0:${PORT:-8000}" \
       --workers "${WEB_CONCURRENCY:-2}" --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" ;;
   worker)
-    # WORKER_QUEUES picks the lanes: unset, both (an urgent worker, which helps the bulk lane when idle);
-    # "notifications.bulk" for a bulk-only worker.
+    # WORKER_QUEUES picks the queues: "notifications.urgent,notifications.bulk" for an urgent worker (which helps
+    # the bulk lane when idle), "notifications.bulk" for a bulk-only one, "notifications.webhooks" for outbound
+    # webhooks; unset, all three (one worker doing everything, as on a single machine).
     exec celery -A notifications_project worker --loglevel "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}" \
       ${WORKER_QUEUES:+--queues "$WORKER_QUEUES"} ;;
   beat)

@@ -196,10 +196,15 @@ CELERY_TASK_DEFAULT_QUEUE = NOTIFICATION_URGENT_QUEUE if NOTIFICATION_LANES else
 CELERY_TASK_DEFAULT_EXCHANGE = "notifications.lanes"
 CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
 CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+# Outbound webhooks' tasks (delivery and sweep: HTTP calls of up to WEBHOOK_TIMEOUT_SECONDS each) have a queue
+# of their own, which urgent workers do not consume: a slow receiver never holds up a login code.
+WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE") or "notifications.webhooks"
+CELERY_TASK_ROUTES = {"webhooks_app.tasks.*": {"queue": WEBHOOK_QUEUE}} if NOTIFICATION_LANES else {}
 CELERY_TASK_QUEUES = [
     Queue(name, Exchange(CELERY_TASK_DEFAULT_EXCHANGE, type="topic"), routing_key=name,
           queue_arguments={"x-queue-type": "quorum"})
-    for name in ((NOTIFICATION_URGENT_QUEUE, NOTIFICATION_BULK_QUEUE) if NOTIFICATION_LANES else ("celery",))]
+    for name in ((NOTIFICATION_URGENT_QUEUE, NOTIFICATION_BULK_QUEUE, WEBHOOK_QUEUE) if NOTIFICATION_LANES
+                 else ("celery",))]
 if CELERY_BROKER_URL.startswith(("amqp", "pyamqp")):
     # A publish returns once RabbitMQ has the message (publisher confirms); a connection that stops
     # answering is noticed within seconds (AMQP heartbeats), not when the operating system gives up on it.
