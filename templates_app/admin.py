@@ -14,6 +14,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from .models import NotificationTemplate, TemplateVersion
+from .provided import provided_variables_all
 from .services import (example_context, template_create, template_name_clean, template_preview, template_update,
                        template_validate)
 
@@ -58,6 +59,11 @@ class NotificationTemplateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None and not self.is_bound:
             self.initial["variables"] = None  # an empty box derives them, as its help says
+        provided = [f"{{{{ {found.name} }}}} in {' and '.join(sorted(found.types))} templates ({found.description})"
+                    for found in provided_variables_all()]
+        if provided:
+            self.fields["variables"].help_text += (" Filled in by the service for each recipient, never declared: "
+                                                   + "; ".join(provided) + ".")
 
     def clean_name(self):
         name = self.cleaned_data["name"]

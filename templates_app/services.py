@@ -11,6 +11,7 @@ from django.db import transaction
 from notification_channels.base import one_line_problem
 
 from .models import NotificationTemplate, NotificationType, TemplateVersion
+from .provided import provided_context, provided_variables
 from .rendering import HTML_PART, RenderedMessage, context_too_deep, limits_for, placeholders, render_parts
 
 VERSIONED_FIELDS = ("subject", "body", "html_body", "variables")
@@ -38,7 +39,8 @@ def template_validate(*, type: str, subject: str | None, body: str, html_body: s
 
     Raises ValidationError keyed by field: unknown type, empty body, missing email subject, HTML
     on a non-email template, oversized text, a syntax error, an unsafe attribute, or placeholders
-    that disagree with the declared variables.
+    that disagree with the declared variables. The variables the service provides to the type
+    (`provided.py`: an email's `preferences_url`) are neither derived nor required to be declared.
     """
     errors: dict[str, str] = {}
     if type not in NotificationType.values:
@@ -61,11 +63,12 @@ def template_validate(*, type: str, subject: str | None, body: str, html_body: s
     declared = _normalise_variables(variables)
     by_part = placeholders({"subject": subject, "body": body, HTML_PART: html_body})
     used = set().union(*by_part.values())
+    provided = set(provided_variables(type))
     if declared is None:
-        return {name: None for name in sorted(used)}
+        return {name: None for name in sorted(used - provided)}
     # An undeclared name is the fault of the text that uses it; an unused declaration, of the variables.
     for part, names in by_part.items():
-        undeclared = sorted(names - set(declared))
+        undeclared = sorted(names - set(declared) - provided)
         if undeclared:
             errors[part] = (f"Uses a name the variables do not declare: {', '.join(undeclared)} (declare it "
                             "there, or leave the variables out to derive them from the text).")
@@ -141,6 +144,7 @@ def template_update(*, template: NotificationTemplate, updated_by: str = "", **c
     if "variables" not in changes and any(field in changes for field in ("subject", "body", "html_body")):
         # The text changed but the declaration was not restated: keep the examples that still apply.
         used = set().union(*placeholders({f: merged[f] for f in ("subject", "body", HTML_PART)}).values())
+        used -= set(provided_variables(merged["type"]))
         old = template.variables or {}
         merged["variables"] = {name: old.get(name) for name in sorted(used)}
     merged["variables"] = template_validate(**merged)
@@ -172,7 +176,8 @@ def template_render(*, template: NotificationTemplate, context: Mapping[str, Any
     """Render the template's current text. With no context, its example values are used.
 
     The channel's limits (`limits_for(template.type)`) bound the context, the rendered parts and
-    the time taken. Raises ValidationError naming a missing variable, a refused construct or a limit.
+    the time taken. The variables the service provides (`provided.py`) are rendered as their markers, which
+    delivery replaces per user. Raises ValidationError naming a missing variable, a refused construct or a limit.
     """
     if context is None:
         context = example_context(template)
@@ -184,7 +189,7 @@ def template_render(*, template: NotificationTemplate, context: Mapping[str, Any
     if size > limits.context_bytes:
         raise ValidationError({"context": f"Is {size} bytes; the limit for {template.type} is {limits.context_bytes}."})
     parts = {"subject": template.subject, "body": template.body, HTML_PART: template.html_body}
-    return render_parts(parts, context, limits=limits)
+    return render_parts(parts, {**context, **provided_context(template.type)}, limits=limits)
 
 
 def template_preview(*, type: str, subject: str | None, body: str, html_body: str, variables: Any,

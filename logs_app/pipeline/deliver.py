@@ -25,13 +25,12 @@ from notification_channels.base import ChannelError, InvalidRecipient, Paced, Pe
 from notification_channels.base import ProviderCall as Call
 from preferences_app.services import device_deactivate
 from templates_app.models import NotificationType
-from templates_app.rendering import RenderedMessage
 
 from ..models import NotificationLog, NotificationStatus, ProviderCall
 from .calls import call_rows, calls_write, describe
 from .claim import lease_margin, logs_claim, logs_release
 from .events import log_change, logs_changed_listened, logs_changed_send
-from .messages import channel_message, push_targets, unsubscribe_headers_for
+from .messages import channel_message, log_rendered, push_targets, unsubscribe_headers_for
 from .queue import logs_enqueue
 
 logger = logging.getLogger(__name__)
@@ -68,7 +67,7 @@ def _deliver_push(log: NotificationLog, calls: list[Call]) -> tuple[str, str, di
     Returns (provider, message ids, per-device outcomes) if at least one device took it;
     raises the transient error if any device may still take it, else the permanent one.
     """
-    rendered = RenderedMessage(subject=log.subject, body=log.body, html_body="")
+    rendered = log_rendered(log)
     targets = push_targets(user_id=log.user_id, recipient=log.recipient)
     accepted, outcomes, transient, permanent = [], {}, None, None
     for platform, token in targets:
@@ -109,7 +108,7 @@ def log_deliver(*, log: NotificationLog, sent: list[NotificationLog] | None = No
         else:
             in_app = log.notification_metadata if log.type == NotificationType.IN_APP else None
             result = registry.deliver(channel_message(channel=log.type, to=log.recipient,
-                                               rendered=RenderedMessage(log.subject, log.body, log.html_body),
+                                               rendered=log_rendered(log),
                                                reference=str(log.pk), in_app=in_app,
                                                headers=unsubscribe_headers_for(log)), calls=made)
             # An in-app log keeps what it carried to the feed (action URL, data) beside the provider's detail.

@@ -12,8 +12,8 @@ from consent_app.tokens import unsubscribe_headers
 from notification_channels.base import Channel, Message
 from preferences_app.models import Device
 from templates_app.models import NotificationType
+from templates_app.provided import provided_fill
 from templates_app.rendering import RenderedMessage
-
 
 from ..models import NotificationLog, Trigger
 
@@ -23,6 +23,12 @@ def channel_message(*, channel: str, to: str, rendered: RenderedMessage, platfor
     return Message(channel=Channel(channel), to=to, body=rendered.body, subject=rendered.subject,
                    html_body=rendered.html_body or None if channel == NotificationType.EMAIL else None,
                    platform=platform, reference=reference, in_app=in_app or {}, headers=headers or {})
+
+
+def log_rendered(log: NotificationLog) -> RenderedMessage:
+    """The log's text as its user receives it: the service's own variables (an email's `{{ preferences_url }}`),
+    kept in the log as markers, filled in for the log's user."""
+    return provided_fill(RenderedMessage(log.subject, log.body, log.html_body), user_id=log.user_id)
 
 
 @functools.lru_cache(maxsize=1024)
