@@ -1,12 +1,18 @@
-"""Preferences, contact points and devices in the admin."""
+"""Preferences, contact points and devices in the admin. A save goes through the preference services, so
+every change of a user's choices made here is a consent record with source `admin`, as from any other door."""
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from kit.admin import moment
 
+from .categories import settings_changes_told
 from .models import Device, NotificationSetting, UserPreference
+from .services import UPDATABLE_FIELDS, preference_update
+
+SOURCE = "admin"  # the consent records' name for this door
 
 
 class DeviceInline(admin.TabularInline):
@@ -41,6 +47,22 @@ class UserPreferenceAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("consent_history",)
     inlines = (NotificationSettingInline, DeviceInline)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: UserPreference | None = None) -> tuple[str, ...]:
+        # A row is one user's: moving it to another user id would rewrite whose consent it records.
+        return ("user_id", *self.readonly_fields) if obj else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: UserPreference, form, change: bool) -> None:
+        fields = form.changed_data if change else form.cleaned_data
+        saved = preference_update(user_id=obj.user_id, source=SOURCE,
+                                  **{field: form.cleaned_data[field] for field in fields if field in UPDATABLE_FIELDS})
+        obj.pk, obj.created_at, obj.updated_at = saved.pk, saved.created_at, saved.updated_at
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not NotificationSetting:
+            return super().save_formset(request, form, formset, change)
+        with settings_changes_told(user_id=formset.instance.user_id, source=SOURCE):
+            return super().save_formset(request, form, formset, change)
 
     @admin.display(description="email", boolean=True, ordering="email_enabled")
     def email_on(self, preference: UserPreference) -> bool:

@@ -4,7 +4,8 @@ The most specific choice wins: the kind's, then its category's, then the plain c
 the category's default (`enabled_by_default`, the operator's). A critical kind ignores every opt-out.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,15 @@ def _flat(chosen: dict[str, dict[str, dict[str, bool]]]) -> dict[str, bool]:
     """settings_get's answer as {"categories.marketing.email": on}: the fields consent records name."""
     return {f"{section}.{key}.{channel}": on for section, entries in chosen.items()
             for key, switches in entries.items() for channel, on in switches.items()}
+
+
+@contextmanager
+def settings_changes_told(*, user_id: int, source: str) -> Iterator[None]:
+    """Tell `preferences_changed` (with `source`) of every change of the user's choices made inside the block,
+    by a door that writes the rows itself (the admin's inline form). Use inside a transaction."""
+    before = _flat(settings_get(user_id=user_id))
+    yield
+    send_changes(user_id=user_id, source=source, before=before, after=_flat(settings_get(user_id=user_id)))
 
 
 @transaction.atomic

@@ -5,7 +5,7 @@ from django.dispatch import Signal
 # Sent (user_id=, source=, changes=[(field, old, new), ...]) inside the transaction that made the changes,
 # only when something changed. `field` is a preference field (`email_enabled`, `quiet_hours_start`,
 # `timezone`) or a choice (`categories.marketing.email`, `kinds.order_shipped.sms`); values are text
-# ("on", "off", "22:00", "Europe/Berlin") or None (not set). `source` names the door: api, graphql,
+# ("on", "off", "22:00", "Europe/Berlin") or None (not set). `source` names the door: api, graphql, admin,
 # preference_page, one_click, sms, internal.
 preferences_changed = Signal()
 
