@@ -122,3 +122,56 @@ def test_a_forged_token_is_a_404_page_and_its_form_saves_nothing(client, path):
     assert "This link is not valid." in response.content.decode() and "<form" not in response.content.decode()
     assert client.post(forged, {"form": "preferences", "timezone": "Europe/Berlin"}).status_code == 404
     assert UserPreference.objects.get(user_id=1001).timezone == "UTC"
+
+
+def select(page: str, name: str) -> str:
+    """The option a select shows as chosen."""
+    (tag,) = re.findall(rf'<select id="[^"]+" name="{re.escape(name)}">(.*?)</select>', page, re.S)
+    return re.search(r'<option value="([^"]*)" selected>', tag).group(1)
+
+
+@pytest.fixture
+def offers(categories):
+    return factories.NotificationKindFactory(key="offers", name="Special offers", category=categories["marketing"],
+                                             channels=["email", "sms"])
+
+
+def test_kind_choices_made_elsewhere_are_shown_in_their_topic_opened(path, offers):
+    settings_update(user_id=1001, kinds={"offers": {"sms": False}})
+    page = Client().get(path).content.decode()
+    assert "<legend>One kind of message at a time</legend>" in page
+    assert re.search(r"<details open>\s*<summary>Marketing: 2 kinds of message \(1 set by you\)</summary>", page)
+    assert select(page, "kind:offers:sms") == "off" and select(page, "kind:offers:email") == ""
+    assert select(page, "kind:newsletter:email") == ""
+    assert '<label class="visually-hidden" for="kind:offers:sms">Special offers by SMS</label>' in page
+    assert 'name="kind:newsletter:sms"' not in page and "Not sent by SMS" in page  # no SMS template
+    assert 'name="kind:new_sign_in:email"' not in page  # all critical: nothing to choose
+
+
+def test_a_topic_without_choices_of_its_kinds_is_shown_closed(path, offers):
+    page = Client().get(path).content.decode()
+    assert re.search(r"<details>\s*<summary>Marketing: 2 kinds of message</summary>", page)
+
+
+def test_choosing_a_kind_on_the_page_saves_it_and_same_as_topic_forgets_it(path, offers):
+    settings_update(user_id=1001, kinds={"newsletter": {"email": False}})
+    form = {**ticked(Client().get(path).content.decode()), "timezone": "UTC",
+            "kind:offers:sms": "off", "kind:offers:email": "", "kind:newsletter:email": ""}
+    response = Client().post(path, form)
+    assert response.status_code == 200
+    saved = response.content.decode()
+    assert "<li>Special offers by sms: off</li>" in saved and "<li>Newsletter by email: same as its topic</li>" in saved
+    assert "Special offers by email" not in saved  # shown as same as topic, left so
+    assert select(saved, "kind:offers:sms") == "off" and select(saved, "kind:newsletter:email") == ""
+    assert settings_get(user_id=1001)["kinds"] == {"offers": {"sms": False}}
+    assert settings_get(user_id=1001)["categories"] == {}  # the topics shown were sent back untouched
+    assert list(ConsentRecord.objects.filter(source="preference_page").values_list("field", "old_value", "new_value")
+                ) == [("kinds.newsletter.email", "off", None), ("kinds.offers.sms", None, "off")]
+
+
+def test_a_kind_choice_that_is_no_choice_is_a_400_naming_it(path, offers):
+    form = {**ticked(Client().get(path).content.decode()), "timezone": "UTC", "kind:offers:sms": "maybe"}
+    response = Client().post(path, form)
+    assert response.status_code == 400
+    assert "Special offers: choose on, off or the same as its topic." in response.content.decode()
+    assert settings_get(user_id=1001)["kinds"] == {} and not ConsentRecord.objects.exists()
