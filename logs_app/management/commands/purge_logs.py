@@ -1,17 +1,20 @@
-"""manage.py purge_logs --older-than DAYS: delete old finished logs in batches (retention), and the in-app
-messages read or archived more than INBOX_RETENTION_DAYS ago."""
+"""manage.py purge_logs --older-than DAYS: delete old finished logs in batches (retention), the in-app
+messages read or archived more than INBOX_RETENTION_DAYS ago, and what other apps' purges (kit.retention)
+find past its keeping."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inbox_app.services import feed_purge
+from kit.retention import retention_purges
 from logs_app.privacy import logs_purge
 
 
 class Command(BaseCommand):
     help = ("Delete notification logs created more than DAYS days ago that reached a final status (pending ones "
             "are kept), and in-app messages read or archived and older than INBOX_RETENTION_DAYS (unread ones are "
-            "kept). Runs in small batches, so the service can keep working meanwhile.")
+            "kept), and old outbound webhook events and attempts (WEBHOOK_RETENTION_DAYS). Runs in small batches, "
+            "so the service can keep working meanwhile.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", type=int, required=True, metavar="DAYS", dest="older_than")
@@ -32,3 +35,5 @@ class Command(BaseCommand):
                           f"{result.cutoff:%Y-%m-%d %H:%M} UTC{f' ({detail})' if detail else ''}.")
         messages = feed_purge(batch=options["batch_size"], dry_run=options["dry_run"])
         self.stdout.write(f"{verb} {messages} read or archived in-app message{'s' if messages != 1 else ''}.")
+        for purge in retention_purges():
+            self.stdout.write(purge(batch=options["batch_size"], dry_run=options["dry_run"]))
