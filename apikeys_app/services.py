@@ -9,26 +9,18 @@ refused from the next request on.
 
 import hashlib
 import hmac
-import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.utils.dateparse import parse_datetime
 
-from kit.cache import cached
+from kit.rowcache import RowCache
 
 from .models import APIKey, Scope, keys_updated
 
-logger = logging.getLogger(__name__)
 
-CACHE_PREFIX = "apikey:"
-# Cached for an unknown prefix, so a flood of made-up keys does not reach the database each time.
-UNKNOWN = "unknown"
 # Hashed when the prefix is unknown, so an unknown key takes as long to refuse as a wrong one.
 _DUMMY_HASH = "sha512$$" + hashlib.sha512(b"no-such-key").hexdigest()
 
@@ -61,55 +53,18 @@ class AuthenticationFailed(Exception):
 HEADER_PREFIX = "Api-Key "
 
 
-def _cache_key(prefix: str) -> str:
-    return f"{CACHE_PREFIX}{prefix}"
-
-
 def _hash(raw: str) -> str:
     return "sha512$$" + hashlib.sha512(raw.encode()).hexdigest()
 
 
-def _to_cache(key: APIKey) -> dict[str, Any]:
-    return {"id": key.pk, "prefix": key.prefix, "hashed_key": key.hashed_key, "name": key.name,
-            "revoked": key.revoked, "scopes": list(key.scopes or []),
-            "expiry_date": key.expiry_date.isoformat() if key.expiry_date else None,
-            "created": key.created.isoformat() if key.created else None}
-
-
-def _from_cache(entry: dict[str, Any]) -> APIKey:
-    key = APIKey(id=entry["id"], prefix=entry["prefix"], hashed_key=entry["hashed_key"], name=entry["name"],
-                 revoked=entry["revoked"], scopes=entry["scopes"],
-                 expiry_date=parse_datetime(entry["expiry_date"]) if entry["expiry_date"] else None,
-                 created=parse_datetime(entry["created"]) if entry["created"] else None)
-    key._state.adding, key._state.db = False, "default"  # a row read back, not a new one
-    return key
-
-
-def _cache_get(prefix: str) -> Any:
-    try:
-        return cached(_cache_key(prefix))
-    except Exception as err:  # the cache is a speed-up: without it, the database answers
-        logger.warning("api key cache unavailable", extra={"error": type(err).__name__})
-        return None
-
-
-def _cache_set(prefix: str, value: Any) -> None:
-    try:
-        cache.set(_cache_key(prefix), value, settings.API_KEY_CACHE_SECONDS)
-    except Exception as err:
-        logger.warning("api key cache unavailable", extra={"error": type(err).__name__})
+# Revoked keys are cached too (they must be refused, not looked up again), and so is a prefix with no key,
+# so a flood of made-up keys does not reach the database each time.
+_KEYS = RowCache(APIKey, name="apikey", seconds=lambda: settings.API_KEY_CACHE_SECONDS, remember_misses=True)
 
 
 def _key_for_prefix(prefix: str) -> APIKey | None:
     """The key row with this prefix (revoked ones included), from the cache or the database."""
-    entry = _cache_get(prefix)
-    if entry == UNKNOWN:
-        return None
-    if isinstance(entry, dict):
-        return _from_cache(entry)
-    key = APIKey.objects.filter(prefix=prefix).first()
-    _cache_set(prefix, _to_cache(key) if key else UNKNOWN)
-    return key
+    return _KEYS.read_through(prefix, lambda: APIKey.objects.filter(prefix=prefix).first())
 
 
 def _raw_and_prefix(authorization: str) -> tuple[str, str | None]:
@@ -130,7 +85,7 @@ def api_key_cache_key(authorization: str | None) -> str | None:
     """The cache entry `api_key_from_header` will read for this header (None if it reads none), so
     that a caller making a Redis round trip anyway can read it ahead (see kit.cache)."""
     prefix = api_key_prefix_of(authorization)
-    return _cache_key(prefix) if prefix else None
+    return _KEYS.key(prefix) if prefix else None
 
 
 def api_key_from_header(authorization: str | None) -> APIKey:
@@ -157,28 +112,12 @@ def api_key_from_header(authorization: str | None) -> APIKey:
     return key
 
 
-def _forget_cached(prefixes: list[str]) -> None:
-    """Drop changed keys' cache entries now, and again once the change is committed: a request
-    that read the old row in between may have put it back."""
-    keys = [_cache_key(prefix) for prefix in prefixes]
-
-    def forget() -> None:
-        try:
-            cache.delete_many(keys)
-        except Exception as err:
-            logger.error("could not clear a changed api key from the cache", extra={"error": type(err).__name__})
-
-    if keys:
-        forget()
-        transaction.on_commit(forget)
-
-
 @receiver(post_save, sender=APIKey)
 @receiver(post_delete, sender=APIKey)
 def _forget_cached_key(sender: type[APIKey], instance: APIKey, **kwargs: Any) -> None:
-    _forget_cached([instance.prefix])
+    _KEYS.forget([instance.prefix])
 
 
 @receiver(keys_updated, sender=APIKey)
 def _forget_updated_keys(sender: type[APIKey], prefixes: list[str], **kwargs: Any) -> None:
-    _forget_cached(prefixes)
+    _KEYS.forget(prefixes)

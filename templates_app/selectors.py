@@ -3,14 +3,12 @@
 import hashlib
 import unicodedata
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from kit.cache import cached
+from kit.rowcache import RowCache
 
 from .models import NotificationTemplate, NotificationType, TemplateVersion
 
@@ -42,42 +40,29 @@ def template_version_list(*, template: NotificationTemplate) -> QuerySet[Templat
 # Templates by name, read on every send: kept in the shared cache, cleared when one is saved or deleted ---------
 
 TEMPLATE_CACHE_SECONDS = 300
-_FIELDS = tuple(field.attname for field in NotificationTemplate._meta.concrete_fields)
-# The field list is part of the key, so a deploy that changes the table never reads an old entry.
-_KEY_PREFIX = f"template:by-name:{hashlib.sha1(','.join(_FIELDS).encode()).hexdigest()[:8]}:"
+# Keyed by a hash of the name, so any name (any length, any characters) makes a valid cache key.
+_TEMPLATES = RowCache(NotificationTemplate, name="template:by-name", seconds=TEMPLATE_CACHE_SECONDS,
+                      key=lambda name: hashlib.sha1(name.encode()).hexdigest())
 
 
 def template_cache_key(name: str) -> str:
-    return _KEY_PREFIX + hashlib.sha1(unicodedata.normalize("NFKC", name).encode()).hexdigest()
+    return _TEMPLATES.key(unicodedata.normalize("NFKC", name))
 
 
 def template_get_by_name(*, name: str) -> NotificationTemplate | None:
     """The template named `name` (in NFKC, as names are stored), or None, read through the shared cache (saves
     and deletes clear it)."""
     name = unicodedata.normalize("NFKC", name)
-    values = cached(template_cache_key(name))
-    if values is not None:
-        return NotificationTemplate.from_db(DEFAULT_DB_ALIAS, _FIELDS, values)
-    template = NotificationTemplate.objects.filter(name=name).first()
-    if template is not None:
-        cache.set(template_cache_key(name), [getattr(template, field) for field in _FIELDS], TEMPLATE_CACHE_SECONDS)
-    return template
-
-
-def _forget(names: set[str]) -> None:
-    keys = [template_cache_key(name) for name in names if name]
-    cache.delete_many(keys)
-    # Again after commit: a send that read the old row in between must not leave it cached.
-    transaction.on_commit(lambda: cache.delete_many(keys))
+    return _TEMPLATES.read_through(name, lambda: NotificationTemplate.objects.filter(name=name).first())
 
 
 @receiver(pre_save, sender=NotificationTemplate)
 def _template_saving(sender, instance: NotificationTemplate, **kwargs) -> None:
     old = NotificationTemplate.objects.filter(pk=instance.pk).values_list("name", flat=True).first() if instance.pk else None
-    _forget({instance.name, old})
+    _TEMPLATES.forget({name for name in (instance.name, old) if name})
 
 
 @receiver(post_save, sender=NotificationTemplate)
 @receiver(post_delete, sender=NotificationTemplate)
 def _template_changed(sender, instance: NotificationTemplate, **kwargs) -> None:
-    _forget({instance.name})
+    _TEMPLATES.forget([instance.name])

@@ -11,13 +11,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.db import transaction
 from django.utils import timezone
 
 from apikeys_app.services import api_key_prefix_of
-from kit.cache import cached, prefetched
+from kit.cache import cache_forget, cache_remember, cached_or_none, prefetched
 from logs_app.models import NotificationStatus
 from logs_app.pipeline.events import LogChange
 
@@ -44,8 +43,7 @@ def _cache_key(client: str) -> str:
 def client_endpoints_forget(client: str) -> None:
     """Drop the cached endpoints of `client`, now and again at the commit (a reader between the two
     may have cached what it read before the change committed)."""
-    cache.delete(_cache_key(client))
-    transaction.on_commit(lambda: cache.delete(_cache_key(client)))
+    cache_forget([_cache_key(client)])
 
 
 def endpoints_read_ahead(request: HttpRequest) -> list[str]:
@@ -61,15 +59,15 @@ def clients_endpoints(clients: Iterable[str]) -> dict[str, list[tuple[int, list[
     is cached then)."""
     keys = {_cache_key(client): client for client in clients}
     with prefetched(keys):
-        found = {key: cached(key) for key in keys}
-    endpoints = {keys[key]: value for key, value in found.items() if value is not None}
+        found = cached_or_none(keys)
+    endpoints = {keys[key]: value for key, value in found.items()}
     missing = [client for client in keys.values() if client not in endpoints]
     if missing:
         read: dict[str, list[tuple[int, list[str]]]] = {client: [] for client in missing}
         for endpoint_id, client, event_types in (WebhookEndpoint.objects.filter(client__in=missing, enabled=True)
                                                  .order_by("id").values_list("id", "client", "event_types")):
             read[client].append((endpoint_id, event_types))
-        cache.set_many({_cache_key(client): value for client, value in read.items()}, ENDPOINTS_CACHE_SECONDS)
+        cache_remember({_cache_key(client): value for client, value in read.items()}, ENDPOINTS_CACHE_SECONDS)
         endpoints.update(read)
     return endpoints
 
