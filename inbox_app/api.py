@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys_app.models import Scope
-from kit.bodies import StrictInputSerializer
+from kit.bodies import BIGINT_MAX, BigIdField, StrictInputSerializer
 from kit.errors import INVALID_INPUT, ErrorSerializer
 from kit.views import ApiView
 from preferences_app.services import validate_user_id
@@ -20,7 +20,7 @@ from .events import MARKS
 from .services import MARK_MAX_IDS, FeedCounts
 from .tokens import feed_token_mint
 
-MESSAGE_ID_MAX = 2**63 - 1
+
 NOT_YOURS = {404: OpenApiResponse(ErrorSerializer, description="No message with this id in the token's feed.")}
 UNAUTHENTICATED = {401: OpenApiResponse(ErrorSerializer, description="Missing, malformed, forged or expired feed "
                                                                       "token, or a user hash that does not match.")}
@@ -39,7 +39,7 @@ class FeedApiView(ApiView):
 
 
 class FeedMessageOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = BigIdField()
     title = serializers.CharField()
     body = serializers.CharField(help_text="The text as written (Markdown).")
     body_html = serializers.CharField(help_text="The body as sanitised HTML, safe to insert in a page.")
@@ -76,7 +76,7 @@ class FeedQuerySerializer(StrictInputSerializer):
     size = serializers.IntegerField(required=False, default=20, min_value=1, max_value=100)
 
     def validate_cursor(self, value: str) -> int:
-        if int(value) > MESSAGE_ID_MAX:
+        if int(value) > BIGINT_MAX:
             raise serializers.ValidationError("Not a cursor this feed gave out.")
         return int(value)
 
@@ -141,13 +141,13 @@ class FeedMessageMarkApi(FeedApiView):
 
 class MarkManyInputSerializer(StrictInputSerializer):
     action = serializers.ChoiceField(choices=list(MARKS))
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MESSAGE_ID_MAX),
+    ids = serializers.ListField(child=BigIdField(),
                                 min_length=1, max_length=MARK_MAX_IDS,
                                 help_text="Message ids of the token's feed; others' are ignored.")
 
 
 class MarkManyOutputSerializer(CountsOutputSerializer):
-    changed_ids = serializers.ListField(child=serializers.IntegerField(),
+    changed_ids = serializers.ListField(child=BigIdField(),
                                         help_text="The messages the mark changed (not those already so).")
 
 

@@ -118,3 +118,17 @@ class JSONValueField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Any:
         _reject_nul(data)
         return super().to_internal_value(data)
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+class BigIdField(serializers.IntegerField):
+    """A 64-bit row id (a log, an in-app message): `format: int64` in the schema, so a client generated from
+    it keeps ids past 2^31 - 1 in a 64-bit integer (openapi-generator's Java and C# clients choose a 32-bit
+    one for a plain `integer`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", BIGINT_MAX)
+        super().__init__(**kwargs)

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys_app.models import APIKey, Scope
-from kit.bodies import JSONObjectField, StrictInputSerializer
+from kit.bodies import BigIdField, JSONObjectField, StrictInputSerializer
 from kit.errors import INVALID_INPUT, ErrorSerializer
 from kit.pagination import KeysetQuerySerializer, page_response, paginated
 from kit.views import ApiView
@@ -35,7 +35,7 @@ REPEATED_KEY = {422: OpenApiResponse(
 
 
 class LogOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = BigIdField()
     user_id = serializers.IntegerField()
     template_id = serializers.IntegerField(allow_null=True, help_text="Null once the template is deleted.")
     template_name = serializers.CharField()

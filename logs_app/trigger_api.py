@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apikeys_app.models import APIKey, Scope
-from kit.bodies import JSONObjectField, StrictInputSerializer
+from kit.bodies import BigIdField, JSONObjectField, StrictInputSerializer
 from kit.errors import INVALID_INPUT, ErrorSerializer
 from kit.views import ApiView
 from templates_app.models import NotificationType
@@ -41,7 +41,7 @@ class ChannelOutcomeSerializer(serializers.Serializer):
                                      help_text="`pending` (accepted), `suppressed` or `failed`, or later states on a repeat.")
     reason = serializers.CharField(allow_null=True, help_text="Why it was suppressed or failed; null when accepted. "
                                    "To a key without the `read` scope it names no address.")
-    log_id = serializers.IntegerField()
+    log_id = BigIdField()
 
 
 class RecipientOutcomeSerializer(serializers.Serializer):

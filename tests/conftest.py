@@ -25,27 +25,36 @@ def preference(db):
     return factories.UserPreferenceFactory(user_id=1001)
 
 
-@pytest.fixture
-def big_log_ids(db):
-    """The next log id is 2^31 + 1, past a 32-bit integer, as a busy service's log reaches."""
+def ids_past_32_bits(model, factory):
+    """Makes `model`'s next id 2^31 + 1, past a 32-bit integer, as a busy service's tables reach; yields it.
+
+    On PostgreSQL the id sequence is moved (and put back afterwards: a sequence is outside transactions, so
+    the tests after this one would get big ids too); SQLite's AUTOINCREMENT continues after the highest id it
+    gave, so a row with id 2^31 is made and deleted.
+    """
     from django.db import connection
 
-    from logs_app.models import NotificationLog
-
-    if connection.vendor != "postgresql":  # SQLite's AUTOINCREMENT continues after the highest id it gave
-        NotificationLog.objects.filter(pk=factories.NotificationLogFactory(id=2**31).pk).delete()
+    if connection.vendor != "postgresql":
+        model.objects.filter(pk=factory(id=2**31).pk).delete()
         yield 2**31 + 1
         return
-    # A sequence is outside transactions: put it back, or the tests after this one get big ids too.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence('notification_logs', 'id')")
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [model._meta.db_table])
         sequence = cursor.fetchone()[0]
         cursor.execute(f"SELECT last_value, is_called FROM {sequence}")
         before = cursor.fetchone()
-        cursor.execute("SELECT setval(%s, %s)", [sequence, 2**31])
+        cursor.execute(f"ALTER SEQUENCE {sequence} RESTART WITH {2**31 + 1}")
     yield 2**31 + 1
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval(%s, %s, %s)", [sequence, *before])
+
+
+@pytest.fixture
+def big_log_ids(db):
+    """The next log id is 2^31 + 1."""
+    from logs_app.models import NotificationLog
+
+    yield from ids_past_32_bits(NotificationLog, factories.NotificationLogFactory)
 
 
 from notification_channels import registry  # noqa: E402

@@ -251,6 +251,26 @@ def test_log_ids_past_32_bits_travel_as_numbers(api, send, big_log_ids):
     assert api.get(f"/api/v1/notifications/{big_log_ids}/").json()["id"] == big_log_ids
     assert [item["id"] for item in api.get("/api/v1/notifications/?user_id=1001").json()["items"]] == [big_log_ids]
 
+    second = api.post("/api/v1/notifications/", send, format="json").json()["id"]
+    bulk = api.post("/api/v1/notifications/bulk/", {**{k: v for k, v in send.items() if k != "user_id"},
+                                                    "user_ids": [1001]}, format="json")
+    assert bulk.status_code == 202, bulk.json()
+    bulk_log = NotificationLog.objects.get(batch_id=bulk.json()["batch_id"]).pk
+    assert bulk_log > second > big_log_ids
+    newest_first = [bulk_log, second, big_log_ids]
+    walked, url = [], "/api/v1/notifications/?user_id=1001&size=1"
+    while url:
+        body = api.get(url).json()
+        walked += [item["id"] for item in body["items"]]
+        url = body["next_cursor"] and f"/api/v1/notifications/?user_id=1001&size=1&cursor={body['next_cursor']}"
+    assert walked == newest_first
+
+
+@pytest.mark.parametrize("log_id", [2**63 - 1, 2**63, 10**30])
+def test_a_log_id_past_any_log_is_a_404(api, db, log_id):
+    response = api.get(f"/api/v1/notifications/{log_id}/")
+    assert (response.status_code, response.json()["status_code"]) == (404, 404)
+
 
 def test_a_refused_send_creates_no_preferences_row(api, template):
     response = api.post("/api/v1/notifications/", {"user_id": 3000, "template_name": template.name,

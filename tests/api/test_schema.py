@@ -58,6 +58,15 @@ def test_descriptions_address_clients_not_maintainers(anonymous):
     assert bodies["SendInputRequest"] == "" and bodies["TemplateInputRequest"].startswith("A whole template")
 
 
+def test_log_and_message_ids_are_64_bit_in_the_schema(anonymous):
+    """A client generated from a plain `integer` may keep it in 32 bits (openapi-generator's Java does)."""
+    components = anonymous.get("/api/schema/?format=json").json()["components"]["schemas"]
+    ids = {"LogOutput": components["LogOutput"]["properties"]["id"],
+           "FeedMessageOutput": components["FeedMessageOutput"]["properties"]["id"],
+           "changed_ids": components["MarkManyOutput"]["properties"]["changed_ids"]["items"]}
+    assert {name: schema.get("format") for name, schema in ids.items()} == dict.fromkeys(ids, "int64")
+
+
 def test_the_schema_states_what_the_server_refuses(anonymous):
     schema = anonymous.get("/api/schema/?format=json").json()
     paths, components = schema["paths"], schema["components"]["schemas"]

@@ -280,6 +280,30 @@ def test_ids_past_32_bits_travel_as_log_id(gql, template, preference, big_log_id
     answer = gql(BIG, {"userId": 1001})
     assert error_codes(answer) == ["ID_TOO_LARGE"] and "logId" in answer["errors"][0]["message"]
 
+    second = gql("""mutation($input: NotificationRequestInput!) { sendNotification(input: $input) { logId } }""",
+                 {"input": send_input(template)})["data"]["sendNotification"]["logId"]
+    assert int(second) > big_log_ids
+    walked, cursor = [], None
+    while True:
+        page = gql(PAGE, {"userId": 1001, "pagination": {"size": 1}, "cursor": cursor})["data"]["userNotifications"]
+        walked += [item["logId"] for item in page["items"]]
+        if not (cursor := page["nextCursor"]):
+            break
+    assert walked == [second, str(big_log_ids)]
+
+
+def test_a_triggers_outcomes_carry_ids_past_32_bits(gql, big_log_ids):
+    factories.NotificationKindFactory(key="order_shipped")
+    factories.UserPreferenceFactory(user_id=1001, email="ada@example.com", phone_number="+4915112345678")
+    answer = gql("""mutation($input: TriggerNotificationInput!) {
+                      triggerNotification(input: $input) { outcomes { channels { channel logId } } } }""",
+                 {"input": {"kind": "order_shipped", "userIds": [1001],
+                            "context": json.dumps({"first_name": "Ada", "code": "1"})}})
+    channels = answer["data"]["triggerNotification"]["outcomes"][0]["channels"]
+    assert sorted(int(channel["logId"]) for channel in channels) == sorted(
+        NotificationLog.objects.filter(user_id=1001).values_list("pk", flat=True))
+    assert min(int(channel["logId"]) for channel in channels) == big_log_ids
+
 
 def test_small_ids_stay_ints(gql, template, preference):
     sent = gql(SEND, {"input": send_input(template)})["data"]["sendNotification"]

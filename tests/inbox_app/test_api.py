@@ -189,3 +189,26 @@ def test_the_feed_answers_browsers_of_allowed_origins(ada, settings):
     answer = ada.get("/api/v1/feed/counts/", HTTP_ORIGIN="https://app.example.com")
     assert answer["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "Access-Control-Allow-Origin" not in ada.get("/api/v1/feed/", HTTP_ORIGIN="https://evil.example")
+
+
+@pytest.fixture
+def big_message_ids(db):
+    """The next feed message id is 2^31 + 1, as a busy inbox's reaches."""
+    from tests.conftest import ids_past_32_bits
+
+    yield from ids_past_32_bits(FeedMessage, lambda id: FeedMessage.objects.create(id=id, user_id=1))
+
+
+def test_message_ids_past_32_bits_travel_as_numbers(ada, big_message_ids):
+    first, second, third = put(1001, 3)
+    assert first == big_message_ids
+    walked, url = [], "/api/v1/feed/?size=1"
+    while url:
+        page = ada.get(url).json()
+        walked += [item["id"] for item in page["items"]]
+        url = page["next_cursor"] and f"/api/v1/feed/?size=1&cursor={page['next_cursor']}"
+    assert walked == [third, second, first]
+    assert ada.get(f"/api/v1/feed/{first}/").json()["id"] == first
+    assert ada.post(f"/api/v1/feed/{first}/mark/", {"action": "read"}, format="json").json()["item"]["id"] == first
+    marked = ada.post("/api/v1/feed/mark/", {"action": "archived", "ids": [second, third]}, format="json").json()
+    assert marked["changed_ids"] == [second, third] and marked["unread_count"] == 0

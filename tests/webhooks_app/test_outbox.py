@@ -109,3 +109,9 @@ def test_trigger_cancel_and_erasure_carry_the_client_and_trigger(endpoint, djang
     user_data_erase(user_id=7)
     erased = WebhookEvent.objects.filter(event_type="notification.suppressed", log_id=log.pk).get()
     assert erased.payload["data"]["user_id"] == 0 and erased.payload["data"]["idempotency_key"] is None
+
+
+def test_an_event_names_a_log_past_32_bits_by_its_whole_id(endpoint, big_log_ids):
+    log = send()
+    event = WebhookEvent.objects.get()
+    assert log.pk == event.log_id == event.payload["data"]["id"] == big_log_ids
