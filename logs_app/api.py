@@ -232,10 +232,10 @@ class NotificationListCreateApi(ApiView):
                    **REPEATED_KEY, **INVALID_INPUT})
     def post(self, request: Request) -> Response:
         key = idempotency_key_header(request)
-        log, created = notification_send(**self.body(SendInputSerializer, request), client=api_client(request),
-                                                  idempotency_key=key)
-        return Response(sent_log_data(log, key=request.auth),
-                        status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        accepted = notification_send(**self.body(SendInputSerializer, request), client=api_client(request),
+                                     idempotency_key=key)
+        return Response(sent_log_data(accepted.log, key=request.auth),
+                        status=status.HTTP_202_ACCEPTED if accepted.created else status.HTTP_200_OK)
 
 
 class NotificationBulkApi(ApiView):

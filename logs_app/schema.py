@@ -6,7 +6,6 @@ from typing import Annotated, NewType
 
 import strawberry
 import strawberry_django
-from django.utils import timezone
 from graphql import GraphQLError
 from strawberry import Info
 
@@ -16,7 +15,7 @@ from kit.pagination import DEFAULT_PAGE_SIZE, MAX_OFFSET
 from templates_app.schema import NotificationTemplate, NotificationType
 
 from . import models, selectors
-from .pipeline.accept import notification_send
+from .pipeline.accept import Accepted, notification_send
 from .pipeline.messages import address_hidden
 
 NotificationStatus = strawberry.enum(
@@ -127,19 +126,16 @@ class NotificationResponse:
         return small_id(self.log_id)
 
 
-def _response_message(log: models.NotificationLog, *, created: bool, send_at: dt.datetime | None,
-                      reader: bool) -> str:
+def _response_message(accepted: Accepted, *, reader: bool) -> str:
     """What became of the send; to a key without the `read` scope (`reader` false) it names no address."""
-    if not created:
+    log = accepted.log
+    if not accepted.created:
         return f"Already accepted with this idempotency key (status {log.status}); nothing was sent again"
     if log.status == models.NotificationStatus.SUPPRESSED:
         reason = log.error_message if reader else address_hidden(log.error_message, log.recipient)
         return reason or "Suppressed"
-    if log.scheduled_for:
-        requested = send_at is not None and log.scheduled_for == (
-            timezone.make_aware(send_at, dt.timezone.utc) if timezone.is_naive(send_at) else send_at)
-        reason = "requested" if requested else "quiet hours"
-        return f"Scheduled for {log.scheduled_for.isoformat()} ({reason})"
+    if accepted.deferred:
+        return f"Scheduled for {log.scheduled_for.isoformat()} ({accepted.deferred})"
     return "Notification accepted for delivery"
 
 
@@ -161,7 +157,7 @@ def user_notifications(
 
 def send_notification(info: Info, input: NotificationRequestInput) -> NotificationResponse:
     """Send a notification: render the template with `context`, honour the user's preferences, queue delivery."""
-    log, created = notification_send(
+    accepted = notification_send(
         user_id=input.user_id,
         template_name=input.template_name,
         context=json_input("context", input.context),
@@ -172,8 +168,8 @@ def send_notification(info: Info, input: NotificationRequestInput) -> Notificati
         send_at=input.send_at,
         priority=(input.priority or NotificationPriority.NORMAL).value,
     )
+    log = accepted.log
     return NotificationResponse(
         log_id=log.pk, status=log.status, created_at=log.created_at, scheduled_for=log.scheduled_for,
-        message=_response_message(log, created=created, send_at=input.send_at,
-                                  reader=info.context.api_key.has_scope(Scope.READ)),
+        message=_response_message(accepted, reader=info.context.api_key.has_scope(Scope.READ)),
     )

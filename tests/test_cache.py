@@ -59,7 +59,7 @@ def test_a_send_reads_its_template_and_preferences_in_one_round_trip(db, monkeyp
     preference_update(user_id=7, phone_number="+4915112345678")
     notification_send(user_id=7, template_name="code_sms", context={"code": "1"})  # fills both entries
     recorder = recording(monkeypatch)
-    log, _ = notification_send(user_id=7, template_name="code_sms", context={"code": "2"})
+    log, *_ = notification_send(user_id=7, template_name="code_sms", context={"code": "2"})
     assert log.recipient == "+4915112345678" and log.body == "Your code is 2."
     assert recorder.reads == [("get_many", 2)]
 

@@ -7,7 +7,9 @@ pending log that the queue lost is found again by the sweep, so a 202 is never f
 
 import contextlib
 import datetime as dt
+import enum
 import logging
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -29,6 +31,22 @@ from .request import (SUPPRESSED, delivery_validate, idempotency_earlier, reques
                       send_request_check, send_schedule)
 
 logger = logging.getLogger(__name__)
+
+
+class Deferral(enum.StrEnum):
+    """Why an accepted log waits before its delivery starts."""
+
+    REQUESTED = "requested"  # the caller's send_at
+    QUIET_HOURS = "quiet hours"  # the user's quiet hours (send_at, if any, fell inside them)
+
+
+class Accepted(NamedTuple):
+    """What a send did: its log, whether this call created it (False: an earlier send with the same
+    idempotency key answers), and why the log waits, when it does."""
+
+    log: NotificationLog
+    created: bool
+    deferred: Deferral | None = None
 
 
 def _contact(preference: UserPreference, channel: str) -> str:
@@ -63,10 +81,10 @@ def _suppression(preference: UserPreference, channel: str, recipient: str) -> st
 def notification_send(*, user_id: int, template_name: str, context: dict | None = None, channel: str | None = None,
                       recipient: str | None = None, idempotency_key: str | None = None, client: str = "",
                       send_at: dt.datetime | None = None, priority: str = Priority.NORMAL,
-                      ) -> tuple[NotificationLog, bool]:
+                      ) -> Accepted:
     """Accept one notification: render, check preferences, commit the log, enqueue after commit.
 
-    Returns (log, created). The same idempotency key from this client within 24 hours returns the
+    Returns Accepted(log, created, deferred). The same idempotency key from this client within 24 hours returns the
     earlier log (created=False, nothing is sent again) when the request is the same, and raises
     RepeatWithOtherRequest (422, naming idempotency_key) when it is not. A channel the user turned off
     gives a `suppressed` log; quiet hours defer delivery to their end (`scheduled_for`) unless
@@ -80,7 +98,7 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
         earlier = idempotency_earlier(NotificationLog, client=client, idempotency_key=idempotency_key, digest=digest,
                                       now=timezone.now())
         if earlier:
-            return earlier, False
+            return Accepted(earlier, False)
     # The template and the user's preferences come from the shared cache in one round trip.
     with prefetched(send_cache_keys(template_name=template_name, user_id=user_id)):
         request = send_request_check(template_name=template_name, context=context, channel=channel,
@@ -139,9 +157,12 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
                                       digest=digest, now=now) if digest else None
         if earlier is None:
             raise
-        return earlier, False
+        return Accepted(earlier, False)
     metrics.notification_accepted(channel=log.type, status=log.status)
-    return log, True
+    deferred = None
+    if log.scheduled_for:
+        deferred = Deferral.REQUESTED if log.scheduled_for == request.send_at else Deferral.QUIET_HOURS
+    return Accepted(log, True, deferred)
 
 
 def _log_accepted(log: NotificationLog) -> None:

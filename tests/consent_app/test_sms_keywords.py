@@ -40,7 +40,7 @@ def sms_enabled(user_id=1001):
 
 def send_code(capture):
     with capture(execute=True):
-        log, _ = notification_send(user_id=1001, template_name="code_sms", context={"code": "7"}, client="tests")
+        log, *_ = notification_send(user_id=1001, template_name="code_sms", context={"code": "7"}, client="tests")
     log.refresh_from_db()
     return log
 

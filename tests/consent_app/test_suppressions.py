@@ -39,7 +39,7 @@ def mailgun(settings):
 
 def send(capture, template_name="news", **kwargs):
     with capture(execute=True):
-        log, _ = notification_send(user_id=1001, template_name=template_name, context={"name": "Ada", "code": "7"},
+        log, *_ = notification_send(user_id=1001, template_name=template_name, context={"name": "Ada", "code": "7"},
                                    client="tests", **kwargs)
     log.refresh_from_db()
     return log

@@ -161,6 +161,15 @@ def test_send_at_schedules_delivery(gql, template, preference):
     assert result["message"].endswith("(requested)")
 
 
+def test_send_at_inside_quiet_hours_waits_for_their_end_and_says_so(gql, template, quiet_now):
+    send_at = (timezone.now() + dt.timedelta(minutes=30)).replace(microsecond=0)
+
+    result = gql(SEND, {"input": send_input(template, sendAt=send_at.isoformat())})["data"]["sendNotification"]
+
+    assert dt.datetime.fromisoformat(result["scheduledFor"]) > send_at
+    assert result["message"].endswith("(quiet hours)")
+
+
 def test_a_repeated_idempotency_key_returns_the_first_notification(gql, template, preference):
     first = gql(SEND, {"input": send_input(template, idempotencyKey="order-7")})["data"]["sendNotification"]
     again = gql(SEND, {"input": send_input(template, idempotencyKey="order-7")})["data"]["sendNotification"]

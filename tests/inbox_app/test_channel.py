@@ -39,7 +39,7 @@ def test_a_triggered_kind_puts_its_message_in_the_feed_and_counts_it(in_app_kind
 def test_a_single_send_of_an_in_app_template_goes_to_the_named_users_feed(in_app_template,
                                                                           django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        log, created = notification_send(user_id=1002, template_name="order_shipped_in_app",
+        log, created, _ = notification_send(user_id=1002, template_name="order_shipped_in_app",
                                          context={"first_name": "Bo", "code": "7"}, recipient="someone@else")
     assert created and log.recipient == "1002"
     log.refresh_from_db()
@@ -90,7 +90,7 @@ def test_a_user_who_turned_in_app_off_for_the_category_gets_a_suppressed_log_and
 
 def test_the_in_app_switch_suppresses_single_sends(in_app_template):
     factories.UserPreferenceFactory(user_id=1001, in_app_enabled=False)
-    log, _ = notification_send(user_id=1001, template_name="order_shipped_in_app",
+    log, *_ = notification_send(user_id=1001, template_name="order_shipped_in_app",
                                context={"first_name": "Ada", "code": "1"})
     assert log.status == "suppressed" and log.error_message == "Suppressed: the user turned off in_app notifications."
     assert not FeedMessage.objects.exists()

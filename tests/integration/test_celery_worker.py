@@ -62,7 +62,7 @@ def test_worker_delivers_email_sms_and_push(user, worker, fake_twilio, fake_smtp
 
 def test_worker_retries_a_transient_failure(user, worker, fake_twilio):
     fake_twilio.enqueue(Answer(status=503, json={"code": 20500, "message": "down", "status": 503}))
-    log, _ = notification_send(user_id=1001, template_name="code_sms", context={"code": "7"})
+    log, *_ = notification_send(user_id=1001, template_name="code_sms", context={"code": "7"})
     assert wait_for(lambda: NotificationLog.objects.filter(pk=log.pk, status="sent").exists()), \
         NotificationLog.objects.filter(pk=log.pk).values("status", "attempts", "scheduled_for", "error_message").get()
     log.refresh_from_db()
@@ -70,7 +70,7 @@ def test_worker_retries_a_transient_failure(user, worker, fake_twilio):
 
 
 def test_sweep_recovers_a_notification_whose_queue_message_was_lost(user, worker, fake_twilio):
-    log, _ = notification_send(user_id=1001, template_name="code_sms", context={"code": "9"},
+    log, *_ = notification_send(user_id=1001, template_name="code_sms", context={"code": "9"},
                                send_at=timezone.now() + timezone.timedelta(hours=1))
     # As if its time had come and the message that should have carried it never arrived.
     NotificationLog.objects.filter(pk=log.pk).update(scheduled_for=timezone.now(), queued_at=None)

@@ -50,7 +50,7 @@ def test_a_login_code_sent_during_a_bulk_drain_does_not_wait_for_it(start_worker
                                       context={"n": "1"})
     assert wait_for(lambda: len(fake_twilio.requests) > 0, timeout=60)  # the drain has begun
 
-    code, _ = notification_send(user_id=1, template_name="code_sms", context={"code": "4242"})
+    code, *_ = notification_send(user_id=1, template_name="code_sms", context={"code": "4242"})
 
     assert wait_for(lambda: NotificationLog.objects.filter(pk=code.pk, status="sent").exists(), timeout=120)
     assert wait_for(lambda: len(fake_twilio.requests) == BULK_USERS + 1, timeout=300)

@@ -66,7 +66,7 @@ def test_bulk_rows_carry_the_same_values_as_a_single_send(django_capture_on_comm
     with django_capture_on_commit_callbacks(execute=False):
         result, _ = notification_send_bulk(user_ids=[1, 2, 3, 99], template_name="code_sms", context={"code": "7"},
                                            client="tests")
-        single, _ = notification_send(user_id=1, template_name="code_sms", context={"code": "7"}, client="tests")
+        single, *_ = notification_send(user_id=1, template_name="code_sms", context={"code": "7"}, client="tests")
     assert (result.accepted, result.suppressed, result.failed) == (2, 1, 1)
     logs = {log.user_id: log for log in NotificationLog.objects.filter(batch_id=result.batch_id)}
     same = ("template_id", "template_name", "template_version", "type", "status", "priority", "recipient",

@@ -38,7 +38,7 @@ def heard():
 
 def send(user_id, capture, *, execute=True):
     with capture(execute=execute):
-        log, _ = notification_send(user_id=user_id, template_name="code_sms", context={"code": "1"}, client="t")
+        log, *_ = notification_send(user_id=user_id, template_name="code_sms", context={"code": "1"}, client="t")
     return log
 
 
@@ -53,8 +53,8 @@ def test_a_suppressed_send_is_heard_once(heard, django_capture_on_commit_callbac
 
 
 def test_a_repeated_idempotency_key_is_not_heard_again(heard):
-    first, _ = notification_send(user_id=1, template_name="code_sms", context={"code": "1"}, idempotency_key="k")
-    again, created = notification_send(user_id=1, template_name="code_sms", context={"code": "1"}, idempotency_key="k")
+    first, *_ = notification_send(user_id=1, template_name="code_sms", context={"code": "1"}, idempotency_key="k")
+    again, created, _ = notification_send(user_id=1, template_name="code_sms", context={"code": "1"}, idempotency_key="k")
     assert (again.pk, created) == (first.pk, False)
     assert heard == [[(first.pk, "", "pending")]]
 
@@ -135,7 +135,7 @@ def test_a_change_carries_what_a_receiver_needs(django_capture_on_commit_callbac
                          dispatch_uid="carries")
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            log, _ = notification_send(user_id=1, template_name="code_sms", context={"code": "1"}, client="t",
+            log, *_ = notification_send(user_id=1, template_name="code_sms", context={"code": "1"}, client="t",
                                        idempotency_key="abc")
     finally:
         logs_changed.disconnect(sender=NotificationLog, dispatch_uid="carries")

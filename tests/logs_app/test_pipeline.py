@@ -47,7 +47,7 @@ CONTEXT = {"code": "1234", "name": "Ada", "id": "A1"}  # covers every template a
 def send(capture, **kwargs):
     """notification_send as a request makes it: committed, then the queued work runs."""
     with capture(execute=True):
-        log, created = notification_send(**{"user_id": 1001, "client": "tests", "context": CONTEXT, **kwargs})
+        log, created, _ = notification_send(**{"user_id": 1001, "client": "tests", "context": CONTEXT, **kwargs})
     log.refresh_from_db()
     return log, created
 
@@ -264,7 +264,7 @@ def test_user_without_an_address_needs_a_recipient(db, capture):
 def test_a_log_already_claimed_by_another_worker_is_skipped(user, fake_twilio, sms_via, capture):
     sms_via(fake_twilio)
     with capture(execute=False):
-        log, _ = notification_send(user_id=1001, template_name="code_sms", context=CONTEXT)
+        log, *_ = notification_send(user_id=1001, template_name="code_sms", context=CONTEXT)
     assert logs_deliver(log_ids=[log.pk]) == {"sent": 1}
     assert logs_deliver(log_ids=[log.pk]) == {}  # a second delivery of the same message finds nothing to do
     assert len(fake_twilio.requests) == 1
@@ -273,7 +273,7 @@ def test_a_log_already_claimed_by_another_worker_is_skipped(user, fake_twilio, s
 def test_a_worker_lost_after_claiming_is_recovered_by_the_sweep(user, fake_twilio, sms_via, capture, settings):
     sms_via(fake_twilio)
     with capture(execute=False):
-        log, _ = notification_send(user_id=1001, template_name="code_sms", context=CONTEXT)
+        log, *_ = notification_send(user_id=1001, template_name="code_sms", context=CONTEXT)
     # The worker claims the log, then dies before the provider is called.
     logs_claim(log_ids=[log.pk], now=timezone.now())
     assert logs_sweep_due() == 0  # the lease still holds, and it was queued a moment ago
@@ -317,7 +317,7 @@ def test_two_workers_delivering_the_same_log_send_it_once(fake_twilio, sms_via):
     template_create(name="code_sms2", type="sms", body="Code {{ code }}", variables={"code": "1"})
     preference_update(user_id=1001, phone_number="+4915112345678")
     sms_via(fake_twilio)
-    log, _ = notification_send(user_id=1001, template_name="code_sms2", context={"code": "1"})
+    log, *_ = notification_send(user_id=1001, template_name="code_sms2", context={"code": "1"})
     NotificationLog.objects.filter(pk=log.pk).update(status="pending", lease_expires_at=None, attempts=0)
     fake_twilio.reset()
     barrier = threading.Barrier(2)

@@ -42,7 +42,7 @@ def by_status() -> dict[str, int]:
 
 def send(user_id, capture, *, execute=True, **extra):
     with capture(execute=execute):
-        log, _ = notification_send(user_id=user_id, template_name="code_sms", context={"code": "1"}, client="t",
+        log, *_ = notification_send(user_id=user_id, template_name="code_sms", context={"code": "1"}, client="t",
                                    **extra)
     return log
 

@@ -47,3 +47,18 @@ def test_a_context_that_is_not_json_names_the_option():
 def test_a_refused_send_names_the_field_and_the_reason():
     with pytest.raises(CommandError, match="^template_name: .*nope"):
         run("--user-id", "1001", "--template", "nope")
+
+
+def test_a_send_in_quiet_hours_says_it_waits_for_their_end():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    factories.NotificationTemplateFactory(name="welcome", type="sms", subject="", body="Hi", variables={})
+    factories.UserPreferenceFactory(user_id=1001, phone_number="+4915112345678",
+                                    quiet_hours_start=(now - dt.timedelta(hours=1)).time(),
+                                    quiet_hours_end=(now + dt.timedelta(hours=1)).time().replace(second=0, microsecond=0))
+    output = run("--user-id", "1001", "--template", "welcome")
+    log = NotificationLog.objects.get()
+    assert f"Deferred until {log.scheduled_for.isoformat()} (quiet hours);" in output

@@ -31,7 +31,7 @@ def scrape(client, settings):
 
 def send(capture, **kwargs) -> NotificationLog:
     with capture(execute=True):
-        log, _ = notification_send(**{"user_id": 1001, "client": "ops", "context": CONTEXT, **kwargs})
+        log, *_ = notification_send(**{"user_id": 1001, "client": "ops", "context": CONTEXT, **kwargs})
     log.refresh_from_db()
     return log
 

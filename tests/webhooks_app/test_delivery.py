@@ -35,7 +35,7 @@ def sms(db, fake_twilio, sms_via):
 
 def send(capture, *, client=CLIENT, code="1"):
     with capture(execute=True):
-        log, _ = notification_send(user_id=7, template_name="code_sms", context={"code": code}, client=client)
+        log, *_ = notification_send(user_id=7, template_name="code_sms", context={"code": code}, client=client)
     return log
 
 

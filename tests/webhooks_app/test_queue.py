@@ -52,7 +52,7 @@ def test_a_sends_webhook_goes_to_the_webhook_queue_and_its_delivery_to_the_urgen
     template_create(name="code_sms", type="sms", subject="", body="Your code is {{ code }}.")
     preference_update(user_id=7, phone_number="+4915112345607")
     with django_capture_on_commit_callbacks(execute=True):
-        log, _ = notification_send(user_id=7, template_name="code_sms", context={"code": "1"}, client=CLIENT)
+        log, *_ = notification_send(user_id=7, template_name="code_sms", context={"code": "1"}, client=CLIENT)
     event = WebhookEvent.objects.get()
     assert wait_for(lambda: queues.read(settings.NOTIFICATION_URGENT_QUEUE) == [(LOG_DELIVER_TASK, [[log.pk]])],
                     timeout=5, interval=0.05)

@@ -31,19 +31,20 @@ class Command(BaseCommand):
 
         context = context_option(context, example=example)
         try:
-            log, _ = notification_send(user_id=user_id, template_name=template, context=context, channel=channel,
-                                       recipient=recipient, client="manage.py",
-                                       priority=Priority.URGENT if urgent else Priority.NORMAL)
+            accepted = notification_send(user_id=user_id, template_name=template, context=context, channel=channel,
+                                         recipient=recipient, client="manage.py",
+                                         priority=Priority.URGENT if urgent else Priority.NORMAL)
         except ValidationError as err:
             raise refused(err) from None
-        log = log_get(id=log.pk)
+        log = log_get(id=accepted.log.pk)
         self.stdout.write(f"Log #{log.pk}: {log.type} to user {log.user_id} ({log.recipient or 'active devices'}) "
                           f"with {log.template_name} v{log.template_version}")
         if log.provider:
             self.stdout.write(f"Provider: {log.provider} (message id {log.provider_message_id or '-'}), "
                               f"attempts: {log.attempts}")
         if log.scheduled_for and log.status == NotificationStatus.PENDING:
-            self.stdout.write(f"Deferred until {log.scheduled_for.isoformat()} (quiet hours or backoff); "
+            why = accepted.deferred or "a retry's backoff"
+            self.stdout.write(f"Deferred until {log.scheduled_for.isoformat()} ({why}); "
                               "`manage.py dispatch_due` releases it then.")
         if log.error_message:
             self.stdout.write(f"Reason: {log.error_message}")
