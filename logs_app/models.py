@@ -104,12 +104,36 @@ class NotificationLog(models.Model):
                                    name="notification_logs_status_valid"),
             models.CheckConstraint(condition=models.Q(priority__in=Priority.values),
                                    name="notification_logs_priority_valid"),
-            models.UniqueConstraint(fields=["client", "idempotency_key"], name="notification_logs_idempotency_unique",
-                                    condition=models.Q(idempotency_key__isnull=False)),
         ]
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk} to user {self.user_id} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """A single send's idempotency key and the log it made: the unique rule per client lives here, not on the log,
+    because on PostgreSQL the log is partitioned by `created_at` and a unique rule there would have to include it
+    (so a retry in the next month could send twice). Written in the transaction of the log's INSERT, with the
+    log's `created_at`; deleted once past the idempotency window (the purges) or with its log's personal data
+    (erasure). Bulk sends and triggers keep their keys on their own rows."""
+
+    client = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    log_id = models.BigIntegerField(help_text="The log the key made (no foreign key: the log may be partitioned).")
+    created_at = models.DateTimeField(help_text="The log's creation time.")
+
+    class Meta:
+        db_table = "notification_idempotency_keys"
+        constraints = [
+            models.UniqueConstraint(fields=["client", "key"], name="notification_idempotency_keys_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="ix_idempotency_keys_created"),  # the purge past the window
+            models.Index(fields=["log_id"], name="ix_idempotency_keys_log"),  # erasure, by the user's logs
+        ]
+
+    def __str__(self) -> str:
+        return f"Key {self.key!r} of {self.client} (log #{self.log_id})"
 
 
 class BulkSend(models.Model):

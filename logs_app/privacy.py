@@ -20,7 +20,7 @@ from preferences_app.categories import settings_get
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import validate_user_id
 
-from .models import FINAL_STATUSES, NotificationLog, NotificationStatus, ProviderCall
+from .models import FINAL_STATUSES, IdempotencyKey, NotificationLog, NotificationStatus, ProviderCall
 from .pipeline.events import LogChange, logs_changed_send
 from .rollup import counts_compact, counts_subtract, real_counts_of
 
@@ -275,6 +275,7 @@ def _erase_logs(rows: list[tuple]) -> tuple[int, int]:
     batch_id, client, trigger_id) and cancel the pending ones among them. Returns (anonymised, cancelled)."""
     now = timezone.now()
     ProviderCall.objects.filter(log_id__in=[row[0] for row in rows]).delete()  # their errors may name the address
+    IdempotencyKey.objects.filter(log_id__in=[row[0] for row in rows]).delete()  # as the log's own key is cleared
     anonymised = NotificationLog.objects.filter(pk__in=[row[0] for row in rows]).update(
         user_id=ERASED_USER_ID, recipient="", subject="", body="", html_body="", notification_metadata=None,
         error_message=None, idempotency_key=None, request_hash=None, updated_at=now)

@@ -27,8 +27,8 @@ from ..models import NotificationLog, NotificationStatus, Priority
 from .events import log_change, logs_changed_listened, logs_changed_send
 from .messages import push_targets
 from .queue import log_enqueue_soon
-from .request import (SUPPRESSED, delivery_validate, idempotency_earlier, request_digest, send_cache_keys,
-                      send_request_check, send_schedule)
+from .request import (SUPPRESSED, delivery_validate, idempotency_earlier, idempotency_key_add, request_digest,
+                      send_cache_keys, send_request_check, send_schedule)
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +140,15 @@ def notification_send(*, user_id: int, template_name: str, context: dict | None 
     try:
         # One INSERT is atomic on its own: outside a transaction it commits by itself (no BEGIN/COMMIT round
         # trips) and the on-commit hook runs right after it; inside one, a savepoint keeps a clash recoverable.
-        # A receiver of `logs_changed` writes in the INSERT's transaction, so then there is one.
-        with transaction.atomic() if connection.in_atomic_block or listened else contextlib.nullcontext():
+        # A receiver of `logs_changed` writes in the INSERT's transaction, and so does the idempotency key: then
+        # there is one.
+        atomic = connection.in_atomic_block or listened or idempotency_key is not None
+        with transaction.atomic() if atomic else contextlib.nullcontext():
             if log.status == NotificationStatus.PENDING and log.scheduled_for is None:
                 log.queued_at = now
             _insert_log(log)
+            if idempotency_key is not None:
+                idempotency_key_add(log)
             if listened:
                 logs_changed_send(changes=[log_change(log, old_status="")])
             # Hooks run in order: "accepted" is logged at the commit, before an in-process delivery logs "sent".

@@ -22,7 +22,7 @@ from templates_app.rendering import RenderedMessage, context_too_deep
 from templates_app.selectors import template_cache_key, template_get_by_name
 from templates_app.services import template_render
 
-from ..models import BulkSend, NotificationLog, Priority, Trigger
+from ..models import BulkSend, IdempotencyKey, NotificationLog, Priority, Trigger
 from .messages import channel_message
 
 PAST_SEND_AT_GRACE = dt.timedelta(minutes=5)
@@ -191,6 +191,7 @@ def idempotency_earlier(model: type[IdempotentRecord], *, client: str, idempoten
                         digest: str, now: dt.datetime) -> IdempotentRecord | None:
     """What this client's idempotency key made within IDEMPOTENCY_WINDOW, for a repeat to answer with (None
     without a key, or when it made nothing yet). A record past the window gives its key up for a new request.
+    A single send's key is found in its own table (IdempotencyKey), which names the log.
 
     Raises ValidationError for a bad key, and RepeatWithOtherRequest (422) when the key came with another
     request: `digest` differs from the record's (a record kept from before digests were stored has none, and
@@ -200,17 +201,54 @@ def idempotency_earlier(model: type[IdempotentRecord], *, client: str, idempoten
     problem = idempotency_key_problem(idempotency_key)
     if problem:
         raise ValidationError({"idempotency_key": problem})
-    earlier = model.objects.filter(client=client, idempotency_key=idempotency_key).first()
+    if model is NotificationLog:
+        earlier = _log_of_key(client=client, key=idempotency_key)
+    else:
+        earlier = model.objects.filter(client=client, idempotency_key=idempotency_key).first()
     if earlier is None:
         return None
     if earlier.created_at < now - IDEMPOTENCY_WINDOW:
         stale = model.objects.filter(pk=earlier.pk)
         if model is BulkSend:  # the row exists only to answer its key
             stale.delete()
-        else:  # a log or a trigger stays, without its key
+        elif model is NotificationLog:  # the log stays, without its key
+            IdempotencyKey.objects.filter(client=client, key=idempotency_key, log_id=earlier.pk).delete()
+            stale.update(idempotency_key=None)
+        else:  # a trigger stays, without its key
             stale.update(idempotency_key=None)
         return None
     if earlier.request_hash and earlier.request_hash != digest:
         raise RepeatWithOtherRequest({"idempotency_key": (
             f"Was used at {earlier.created_at.isoformat()} for another request; use a new key for this one.")})
     return earlier
+
+
+def _log_of_key(*, client: str, key: str) -> NotificationLog | None:
+    """The log a single send's key made (by its id: one probe of each partition's primary key on PostgreSQL);
+    a key whose log is gone (purged) is given up."""
+    log_id = IdempotencyKey.objects.filter(client=client, key=key).values_list("log_id", flat=True).first()
+    if log_id is None:
+        return None
+    log = NotificationLog.objects.filter(pk=log_id).first()
+    if log is None:
+        IdempotencyKey.objects.filter(client=client, key=key, log_id=log_id).delete()
+    return log
+
+
+def idempotency_key_add(log: NotificationLog) -> None:
+    """Hold a single send's key for its log, in the transaction of the log's INSERT: a second request with the
+    same key that got this far meets the unique rule (IntegrityError) and answers the first one's log. The key's `created_at` is the log's: the purge's clock."""
+    IdempotencyKey.objects.create(client=log.client, key=log.idempotency_key, log_id=log.pk,
+                                  created_at=log.created_at)
+
+
+def idempotency_keys_purge(*, now: dt.datetime, batch: int = 1000) -> int:
+    """Delete single sends' keys and bulk sends' rows past IDEMPOTENCY_WINDOW, `batch` per statement (the
+    purges run it): a repeat of such a key would give it up anyway, and so each table keeps about a window of
+    keys (a trigger stays: it is the record of its fan-out). Returns how many were deleted."""
+    cutoff = now - IDEMPOTENCY_WINDOW
+    deleted = 0
+    for old in (IdempotencyKey.objects.filter(created_at__lt=cutoff), BulkSend.objects.filter(created_at__lt=cutoff)):
+        while ids := list(old.values_list("pk", flat=True)[:batch]):
+            deleted += old.model.objects.filter(pk__in=ids).delete()[0]
+    return deleted

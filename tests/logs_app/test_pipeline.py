@@ -337,3 +337,34 @@ def test_two_workers_delivering_the_same_log_send_it_once(fake_twilio, sms_via):
         thread.join(timeout=30)
     assert sorted(results, key=len) == [{}, {"sent": 1}]
     assert len(fake_twilio.requests) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sends_with_the_same_key_at_once_make_one_log(fake_twilio, sms_via):
+    if connection.vendor != "postgresql":
+        pytest.skip("two writers at once need PostgreSQL (SQLite locks the table)")
+    # Both may pass the repeat check before either commits: the key's unique rule turns the second INSERT into
+    # an answer with the first one's log, and the second's own log is rolled back with its key.
+    template_create(name="code_sms3", type="sms", body="Code {{ code }}", variables={"code": "1"})
+    preference_update(user_id=1001, phone_number="+4915112345678")
+    sms_via(fake_twilio)
+    barrier = threading.Barrier(2)
+    results = []
+
+    def sender():
+        barrier.wait()
+        try:
+            results.append(notification_send(user_id=1001, template_name="code_sms3", context={"code": "1"},
+                                             idempotency_key="order-9", client="billing"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(created for _, created in results) == [False, True]
+    assert len({log.pk for log, _ in results}) == 1
+    assert list(NotificationLog.objects.values_list("pk", flat=True)) == [results[0][0].pk]
+    assert len(fake_twilio.requests) == 1

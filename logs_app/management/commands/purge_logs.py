@@ -4,16 +4,18 @@ find past its keeping."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from inbox_app.services import feed_purge
 from kit.retention import retention_purges
+from logs_app.pipeline.request import idempotency_keys_purge
 from logs_app.privacy import logs_purge
 
 
 class Command(BaseCommand):
     help = ("Delete notification logs created more than DAYS days ago that reached a final status (pending ones "
             "are kept), and in-app messages read or archived and older than INBOX_RETENTION_DAYS (unread ones are "
-            "kept), and old outbound webhook events and attempts (WEBHOOK_RETENTION_DAYS). Runs in small batches, "
+            "kept), single sends' idempotency keys past their window, and old outbound webhook events and attempts (WEBHOOK_RETENTION_DAYS). Runs in small batches, "
             "so the service can keep working meanwhile.")
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,6 +35,9 @@ class Command(BaseCommand):
         detail = ", ".join(f"{status} {count}" for status, count in sorted(result.by_status.items()))
         self.stdout.write(f"{verb} {result.total} log{'s' if result.total != 1 else ''} created before "
                           f"{result.cutoff:%Y-%m-%d %H:%M} UTC{f' ({detail})' if detail else ''}.")
+        if not options["dry_run"]:  # keys past their window answer nothing: there is nothing to count
+            keys = idempotency_keys_purge(now=timezone.now(), batch=options["batch_size"])
+            self.stdout.write(f"Deleted {keys} idempotency key{'s' if keys != 1 else ''} past their window.")
         messages = feed_purge(batch=options["batch_size"], dry_run=options["dry_run"])
         self.stdout.write(f"{verb} {messages} read or archived in-app message{'s' if messages != 1 else ''}.")
         for purge in retention_purges():
