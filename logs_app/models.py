@@ -213,8 +213,10 @@ class ProviderCall(models.Model):
     several calls (a push log one per device and provider). Written by the delivery stage; removed
     with its log (purge, erasure)."""
 
+    # A plain log id in the database (no FOREIGN KEY): on PostgreSQL the log is partitioned, and its primary key
+    # is (id, created_at). Deleted with its log by the purges, erasure and log_partitions.
     log = models.ForeignKey(NotificationLog, on_delete=models.CASCADE, related_name="provider_calls",
-                            db_index=False)  # indexed by (log, id) below
+                            db_index=False, db_constraint=False)  # indexed by (log, id) below
     attempt = models.PositiveSmallIntegerField(help_text="The log's attempt this call was part of (1 is the first).")
     provider = models.CharField(max_length=50)
     started_at = models.DateTimeField()

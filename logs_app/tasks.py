@@ -3,9 +3,12 @@ publishes them by (logs_app.pipeline.queue)."""
 
 from celery import shared_task
 from celery.signals import worker_process_init, worker_process_shutdown
+from django.conf import settings
+from django.utils import timezone
 
 from notification_channels import registry
 
+from .partitions import is_partitioned, partitions_maintain
 from .pipeline.bulk import bulk_send_enqueue
 from .pipeline.deliver import logs_deliver
 from .pipeline.lanes import Lane, lane_bound
@@ -48,6 +51,16 @@ def _lane(task) -> Lane | None:
 def sweep_due() -> int:
     """Queue scheduled, deferred, retrying and orphaned pending logs whose time has come."""
     return logs_sweep_due()
+
+
+@shared_task(name="logs_app.tasks.log_partitions", ignore_result=True)
+def log_partitions() -> None:
+    """Beat's daily run of `log_partitions` on PostgreSQL: partitions ahead, and retirement when
+    LOG_PARTITION_RETENTION_DAYS is set. Elsewhere the log is one plain table and there is nothing to do."""
+    if is_partitioned():
+        partitions_maintain(now=timezone.now(), ahead=settings.LOG_PARTITIONS_AHEAD,
+                            period=settings.LOG_PARTITION_PERIOD,
+                            retention_days=settings.LOG_PARTITION_RETENTION_DAYS or None)
 
 
 @worker_process_init.connect

@@ -211,6 +211,15 @@ if CELERY_BROKER_URL.startswith(("amqp", "pyamqp")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
     CELERY_BROKER_HEARTBEAT = env_int("CELERY_BROKER_HEARTBEAT", 10)
 
+# The delivery log's partitions on PostgreSQL (logs_app/partitions.py): a month or a week each, made this many
+# periods ahead; beat's daily run retires those wholly older than LOG_PARTITION_RETENTION_DAYS (0: beat retires
+# none, and retention is the CronJob's `log_partitions --retention-days`).
+LOG_PARTITION_PERIOD = os.environ.get("LOG_PARTITION_PERIOD", "month")
+if LOG_PARTITION_PERIOD not in ("month", "week"):
+    raise ImproperlyConfigured("LOG_PARTITION_PERIOD must be month or week")
+LOG_PARTITIONS_AHEAD = env_int("LOG_PARTITIONS_AHEAD", 2)
+LOG_PARTITION_RETENTION_DAYS = env_int("LOG_PARTITION_RETENTION_DAYS", 0)
+
 # The sweep hands due and orphaned pending logs to the queue; beat runs it this often.
 NOTIFICATION_SWEEP_INTERVAL_SECONDS = env_int("NOTIFICATION_SWEEP_INTERVAL_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
@@ -221,6 +230,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-webhooks": {
         "task": "webhooks_app.tasks.sweep_webhook_events",
         "schedule": float(NOTIFICATION_SWEEP_INTERVAL_SECONDS),
+    },
+    "log-partitions": {
+        "task": "logs_app.tasks.log_partitions",
+        "schedule": 86400.0,
     },
 }
 

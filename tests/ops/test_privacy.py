@@ -79,6 +79,13 @@ def test_purge_command_prints_counts(aged_logs, capsys):
         call_command("purge_logs", "--older-than", "0")
 
 
+def test_purge_keep_logs_leaves_the_logs_to_the_partitions(aged_logs, capsys):
+    call_command("purge_logs", "--older-than", "90", "--keep-logs")
+    out = capsys.readouterr().out
+    assert "Deleted 0 idempotency keys" in out and "created before" not in out
+    assert remaining(aged_logs) == set(aged_logs)
+
+
 # Export and erase -------------------------------------------------------------------------------
 
 

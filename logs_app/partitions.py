@@ -1,0 +1,261 @@
+"""The delivery log's partitions on PostgreSQL: `notification_logs` is range-partitioned by `created_at` (a month
+or a week each, LOG_PARTITION_PERIOD), with a DEFAULT partition (`notification_logs_held`) that takes any row no
+other partition covers: rows written before the partition ahead was made, and the pending logs kept when their
+partition retires. Partitions are made ahead and retired (detached, then dropped or kept) by `log_partitions`,
+which beat and the CronJob run. Retiring a partition costs a catalog change, not a DELETE per log (its logs'
+provider calls, a table of their own, are still deleted row by row).
+
+The primary key is (id, created_at) there, as PostgreSQL asks of a partitioned table; Django's model keeps `id`
+as its primary key field, which stays unique because one identity sequence numbers every row. Rows that point
+at a log (provider calls, idempotency keys, inbox messages, webhook events) hold a plain log id, without a
+foreign key. The embedded SQLite default keeps a plain table and none of this runs there.
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.db import OperationalError, connection, transaction
+from psycopg.errors import LockNotAvailable
+
+from .models import LogCount, NotificationLog, NotificationStatus, ProviderCall
+from .rollup import counts_add, hour_of, real_counts_of
+
+UTC = dt.timezone.utc
+PERIODS = ("month", "week")
+LOGS = NotificationLog._meta.db_table
+HELD = f"{LOGS}_held"
+_COLUMNS = ", ".join(field.column for field in NotificationLog._meta.concrete_fields)
+_LOCK_KEY = 0x6C6F6770  # pg_advisory_lock key of a maintenance run ('logp'): one run at a time
+
+
+def is_partitioned() -> bool:
+    """Whether the log is a partitioned table here (PostgreSQL, after migration 0015)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [LOGS])
+        row = cursor.fetchone()
+    return bool(row) and row[0] == "p"
+
+
+def period_start(moment: dt.datetime, period: str) -> dt.datetime:
+    """The start (UTC midnight) of the month or the ISO week (from Monday) that holds `moment`."""
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "month":
+        return day.replace(day=1)
+    return day - dt.timedelta(days=day.weekday())
+
+
+def period_after(start: dt.datetime, period: str) -> dt.datetime:
+    if period == "month":
+        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return start + dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Partition:
+    name: str
+    start: dt.datetime | None  # None: from MINVALUE
+    end: dt.datetime | None  # None: the DEFAULT partition
+
+
+_BOUND = re.compile(r"FROM \((?:MINVALUE|'([^']+)')\) TO \('([^']+)'\)")
+
+
+def partitions_list() -> list[Partition]:
+    """The log's partitions, bounded ones by their start (MINVALUE first), then the DEFAULT one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) "
+                       "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%s)",
+                       [LOGS])
+        rows = cursor.fetchall()
+    parts = []
+    for name, bound in rows:
+        found = _BOUND.search(bound)
+        if found is None:  # DEFAULT
+            parts.append(Partition(name, None, None))
+        else:
+            parts.append(Partition(name, _timestamp(found[1]), _timestamp(found[2])))
+    parts.sort(key=lambda part: (part.end is None, part.start or dt.datetime.min.replace(tzinfo=UTC)))
+    return parts
+
+
+def _timestamp(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text).astimezone(UTC) if text else None
+
+
+def _name_for(start: dt.datetime) -> str:
+    return f"{LOGS}_p{start:%Y%m%d}"
+
+
+def partitions_create_ahead(*, now: dt.datetime, ahead: int, period: str) -> list[str]:
+    """Make the partitions of the current period and of `ahead` periods after it that do not exist (a range that
+    overlaps an existing partition is cut to the part left free). Rows of such a range already in the DEFAULT
+    partition move into the new one in the same transaction. Returns the names made."""
+    made = []
+    start = period_start(now, period)
+    for _ in range(ahead + 1):
+        end = period_after(start, period)
+        free = _free_range(start, end, partitions_list())
+        if free:
+            made.append(_partition_create(*free))
+        start = end
+    return made
+
+
+def _free_range(start: dt.datetime, end: dt.datetime, parts: list[Partition]) -> tuple[dt.datetime, dt.datetime] | None:
+    for part in parts:
+        if part.end is None:
+            continue
+        part_start = part.start or dt.datetime.min.replace(tzinfo=UTC)
+        if part_start <= start < part.end:
+            start = part.end
+        elif start < part_start < end:
+            end = part_start
+    return (start, end) if start < end else None
+
+
+def _partition_create(start: dt.datetime, end: dt.datetime) -> str:
+    name = _name_for(start)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The DEFAULT partition may hold rows of the range (written before it was made): they move with it.
+        cursor.execute(f"LOCK TABLE {HELD} IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(f"CREATE TEMPORARY TABLE moving ON COMMIT DROP AS WITH moved AS (DELETE FROM {HELD} "
+                       f"WHERE created_at >= %s AND created_at < %s RETURNING {_COLUMNS}) SELECT * FROM moved",
+                       [start, end])
+        cursor.execute(f"CREATE TABLE {name} PARTITION OF {LOGS} FOR VALUES FROM (%s) TO (%s)", [start, end])
+        cursor.execute(f"INSERT INTO {LOGS} ({_COLUMNS}) SELECT {_COLUMNS} FROM moving")
+    return name
+
+
+@dataclass(frozen=True)
+class Retired:
+    name: str
+    logs: int  # the logs that went with it
+    held: int  # its pending logs, kept in the DEFAULT partition
+    archived: bool
+
+
+# How long the retiring transaction waits for the log's lock before it gives up (the next run tries again), so
+# a long query on the log never has every request queue behind the DETACH.
+LOCK_TIMEOUT = "5s"
+
+
+def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = False,
+                      batch: int = 1000) -> tuple[list[Retired], list[str]]:
+    """Retire every partition wholly older than `retention_days`. First its finished logs' provider calls are
+    deleted, `batch` logs per transaction (with `archive`, copied first to `<name>_calls`). Then one short
+    transaction detaches it, moves its pending logs into the log (they land in the DEFAULT partition with their
+    own created_at: still visible, still delivered), makes the rollup's hours of its range count what is left in
+    them, and drops it, or with `archive` keeps it as a table of its finished logs for pg_dump.
+
+    The DETACH is not CONCURRENTLY: PostgreSQL refuses that while a DEFAULT partition exists, and the DEFAULT
+    partition is what keeps a send from failing when no partition was made for its time. A plain DETACH is a
+    catalog change under the log's exclusive lock, held for the few statements of that transaction; if the lock
+    is not had within LOCK_TIMEOUT, the partition waits for the next run. Returns (retired, put off)."""
+    cutoff = now - dt.timedelta(days=retention_days)
+    retired, put_off = [], []
+    for part in partitions_list():
+        if part.end is None or part.end > cutoff:
+            continue
+        seen_pending = _calls_retire(part.name, archive=archive, batch=batch)
+        try:
+            retired.append(_partition_retire(part, seen_pending=seen_pending, archive=archive))
+        except OperationalError as err:
+            if not isinstance(err.__cause__, LockNotAvailable):
+                raise
+            put_off.append(part.name)
+    return retired, put_off
+
+
+def _calls_retire(table: str, *, archive: bool, batch: int) -> list[int]:
+    """Delete (with `archive`, move to `<table>_calls`) the provider calls of the partition's finished logs,
+    `batch` logs per transaction along its primary key; those of its pending logs stay with them. Returns the
+    pending logs' ids (one that finishes before the partition is detached has its calls taken then)."""
+    calls = ProviderCall._meta.db_table
+    if archive:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {table}_calls (LIKE {calls})")
+    after, pending = 0, []
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, status FROM {table} WHERE id > %s ORDER BY id LIMIT %s", [after, batch])
+            rows = cursor.fetchall()
+            if not rows:
+                return pending
+            pending += [log_id for log_id, status in rows if status == NotificationStatus.PENDING]
+            _calls_take([log_id for log_id, status in rows if status != NotificationStatus.PENDING],
+                        archive=table if archive else None)
+        after = rows[-1][0]
+
+
+def _calls_take(log_ids: list[int], *, archive: str | None) -> None:
+    if not log_ids:
+        return
+    calls = ProviderCall._meta.db_table
+    with connection.cursor() as cursor:
+        if archive:
+            cursor.execute(f"INSERT INTO {archive}_calls SELECT * FROM {calls} WHERE log_id = ANY(%s)", [log_ids])
+        cursor.execute(f"DELETE FROM {calls} WHERE log_id = ANY(%s)", [log_ids])
+
+
+def _partition_retire(part: Partition, *, seen_pending: list[int], archive: bool) -> Retired:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        cursor.execute(f"ALTER TABLE {LOGS} DETACH PARTITION {part.name}")
+        cursor.execute(f"SELECT count(*) FROM {part.name}")
+        logs = cursor.fetchone()[0]
+        cursor.execute(f"WITH moved AS (DELETE FROM {part.name} WHERE status = %s RETURNING {_COLUMNS}) "
+                       f"INSERT INTO {LOGS} ({_COLUMNS}) SELECT {_COLUMNS} FROM moved", [NotificationStatus.PENDING])
+        held = cursor.rowcount
+        cursor.execute(f"SELECT id FROM {part.name} WHERE id = ANY(%s)", [seen_pending])  # finished meanwhile
+        _calls_take([row[0] for row in cursor.fetchall()], archive=part.name if archive else None)
+        _rollup_rewrite(part.start, part.end)
+        if archive:  # a record now: a template deleted later must not be held up by it
+            cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+                           [part.name])
+            for (name,) in cursor.fetchall():
+                cursor.execute(f"ALTER TABLE {part.name} DROP CONSTRAINT {name}")
+        else:
+            cursor.execute(f"DROP TABLE {part.name}")
+    return Retired(name=part.name, logs=logs, held=held, archived=archive)
+
+
+def _rollup_rewrite(start: dt.datetime | None, end: dt.datetime) -> None:
+    """Make the rollup's hours in [start, end) count what is left of them (the held pending logs), in the
+    retiring transaction: its other logs are gone with the partition. The rollup is locked against writers
+    meanwhile (a delivery of a held log waits a moment), so nothing is counted twice or lost."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {LogCount._meta.db_table} IN SHARE ROW EXCLUSIVE MODE")
+    hours = LogCount.objects.filter(hour__lt=hour_of(end))
+    left = NotificationLog.objects.filter(created_at__lt=end)
+    if start is not None:
+        hours, left = hours.filter(hour__gte=hour_of(start)), left.filter(created_at__gte=start)
+    hours.delete()
+    counts_add(real_counts_of(left))
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    made: list[str]
+    retired: list[Retired]
+    put_off: list[str]  # partitions past the retention whose lock was not had in time: the next run's
+
+
+def partitions_maintain(*, now: dt.datetime, ahead: int, period: str, retention_days: int | None,
+                        archive: bool = False) -> Maintenance | None:
+    """One maintenance run: make partitions ahead, then retire those past `retention_days` (None or 0: none).
+    Returns None when another run holds the lock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return None
+    try:
+        made = partitions_create_ahead(now=now, ahead=ahead, period=period)
+        retired, put_off = (partitions_retire(now=now, retention_days=retention_days, archive=archive)
+                            if retention_days else ([], []))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+    return Maintenance(made=made, retired=retired, put_off=put_off)
