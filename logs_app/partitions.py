@@ -26,6 +26,9 @@ PERIODS = ("month", "week")
 LOGS = NotificationLog._meta.db_table
 HELD = f"{LOGS}_held"
 _COLUMNS = ", ".join(field.column for field in NotificationLog._meta.concrete_fields)
+# How long making or retiring a partition waits for a lock before it gives up (the next run tries again), so a
+# long query on the log never has every request queue behind the DETACH.
+LOCK_TIMEOUT = "5s"
 _LOCK_KEY = 0x6C6F6770  # pg_advisory_lock key of a maintenance run ('logp'): one run at a time
 
 
@@ -117,15 +120,17 @@ def _free_range(start: dt.datetime, end: dt.datetime, parts: list[Partition]) ->
 
 
 def _partition_create(start: dt.datetime, end: dt.datetime) -> str:
+    """Make a partition as a table of its own, fill it with the DEFAULT partition's rows of its range (written
+    before it was made), then ATTACH it: unlike CREATE TABLE ... PARTITION OF, which locks the whole log, an
+    ATTACH lets reads and writes of the log go on (it checks the new table and the DEFAULT one, both small)."""
     name = _name_for(start)
     with transaction.atomic(), connection.cursor() as cursor:
-        # The DEFAULT partition may hold rows of the range (written before it was made): they move with it.
-        cursor.execute(f"LOCK TABLE {HELD} IN ACCESS EXCLUSIVE MODE")
-        cursor.execute(f"CREATE TEMPORARY TABLE moving ON COMMIT DROP AS WITH moved AS (DELETE FROM {HELD} "
-                       f"WHERE created_at >= %s AND created_at < %s RETURNING {_COLUMNS}) SELECT * FROM moved",
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        cursor.execute(f"CREATE TABLE {name} (LIKE {LOGS} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)")
+        cursor.execute(f"WITH moved AS (DELETE FROM {HELD} WHERE created_at >= %s AND created_at < %s "
+                       f"RETURNING {_COLUMNS}) INSERT INTO {name} ({_COLUMNS}) SELECT {_COLUMNS} FROM moved",
                        [start, end])
-        cursor.execute(f"CREATE TABLE {name} PARTITION OF {LOGS} FOR VALUES FROM (%s) TO (%s)", [start, end])
-        cursor.execute(f"INSERT INTO {LOGS} ({_COLUMNS}) SELECT {_COLUMNS} FROM moving")
+        cursor.execute(f"ALTER TABLE {LOGS} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [start, end])
     return name
 
 
@@ -135,11 +140,6 @@ class Retired:
     logs: int  # the logs that went with it
     held: int  # its pending logs, kept in the DEFAULT partition
     archived: bool
-
-
-# How long the retiring transaction waits for the log's lock before it gives up (the next run tries again), so
-# a long query on the log never has every request queue behind the DETACH.
-LOCK_TIMEOUT = "5s"
 
 
 def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = False,

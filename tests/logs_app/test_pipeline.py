@@ -310,6 +310,26 @@ def test_bulk_send_refuses_bad_input_as_a_whole(db):
     assert not NotificationLog.objects.exists()
 
 
+def twice_at_once(action) -> list:
+    """What `action()` returned in two threads let go together, each with its own database connection."""
+    barrier = threading.Barrier(2)
+    results = []
+
+    def run():
+        barrier.wait()
+        try:
+            results.append(action())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_delivering_the_same_log_send_it_once(fake_twilio, sms_via):
     if connection.vendor != "postgresql":
@@ -320,21 +340,7 @@ def test_two_workers_delivering_the_same_log_send_it_once(fake_twilio, sms_via):
     log, *_ = notification_send(user_id=1001, template_name="code_sms2", context={"code": "1"})
     NotificationLog.objects.filter(pk=log.pk).update(status="pending", lease_expires_at=None, attempts=0)
     fake_twilio.reset()
-    barrier = threading.Barrier(2)
-    results = []
-
-    def worker():
-        barrier.wait()
-        try:
-            results.append(logs_deliver(log_ids=[log.pk]))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = twice_at_once(lambda: logs_deliver(log_ids=[log.pk]))
     assert sorted(results, key=len) == [{}, {"sent": 1}]
     assert len(fake_twilio.requests) == 1
 
@@ -348,22 +354,8 @@ def test_two_sends_with_the_same_key_at_once_make_one_log(fake_twilio, sms_via):
     template_create(name="code_sms3", type="sms", body="Code {{ code }}", variables={"code": "1"})
     preference_update(user_id=1001, phone_number="+4915112345678")
     sms_via(fake_twilio)
-    barrier = threading.Barrier(2)
-    results = []
-
-    def sender():
-        barrier.wait()
-        try:
-            results.append(notification_send(user_id=1001, template_name="code_sms3", context={"code": "1"},
-                                             idempotency_key="order-9", client="billing"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = twice_at_once(lambda: notification_send(user_id=1001, template_name="code_sms3", context={"code": "1"},
+                                                      idempotency_key="order-9", client="billing"))
     assert sorted(created for _, created in results) == [False, True]
     assert len({log.pk for log, _ in results}) == 1
     assert list(NotificationLog.objects.values_list("pk", flat=True)) == [results[0][0].pk]
