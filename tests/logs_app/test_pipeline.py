@@ -356,7 +356,7 @@ def test_two_sends_with_the_same_key_at_once_make_one_log(fake_twilio, sms_via):
     sms_via(fake_twilio)
     results = twice_at_once(lambda: notification_send(user_id=1001, template_name="code_sms3", context={"code": "1"},
                                                       idempotency_key="order-9", client="billing"))
-    assert sorted(created for _, created in results) == [False, True]
-    assert len({log.pk for log, _ in results}) == 1
-    assert list(NotificationLog.objects.values_list("pk", flat=True)) == [results[0][0].pk]
+    assert sorted(accepted.created for accepted in results) == [False, True]
+    assert len({accepted.log.pk for accepted in results}) == 1
+    assert list(NotificationLog.objects.values_list("pk", flat=True)) == [results[0].log.pk]
     assert len(fake_twilio.requests) == 1
