@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.http import HttpRequest, HttpResponse
@@ -88,8 +88,9 @@ class StatementTimeoutMiddleware:
         limit_ms = statement_timeout_for(request.path_info)
         token = _wanted.set(limit_ms)
         try:
-            if connection.vendor == "postgresql" and connection.connection is not None:
-                _apply(connection, limit_ms)
+            for database in connections.all(initialized_only=True):  # the primary, and a replica (kit/replica.py)
+                if database.vendor == "postgresql" and database.connection is not None:
+                    _apply(database, limit_ms)
             return self.get_response(request)
         finally:
             _wanted.reset(token)

@@ -9,6 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from kit.replica import lagging_reads
+
 from .models import NotificationLog, NotificationStatus
 from .rollup import counts_since, hour_of, window_start
 from .selectors import Backlog, log_backlog
@@ -125,6 +127,7 @@ def recent_failures(*, limit: int = RECENT_FAILURES) -> list[NotificationLog]:
                 .order_by("-created_at", "-id")[:limit])
 
 
+@lagging_reads()  # counts a moment behind are fine here: from the replica when there is one (kit/replica.py)
 def delivery_dashboard(request: HttpRequest) -> HttpResponse:
     """The admin page (staff only: wrapped in `admin.site.admin_view` where it is routed)."""
     now = timezone.now()

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from kit.replica import lagging_reads
+
 from .selectors import log_backlog
 
 
@@ -12,7 +14,8 @@ class QueueLagCollector(Collector):
     """The backlog, read at scrape time from the rollup and the partial index of pending logs (log_backlog)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        backlog = log_backlog()
+        with lagging_reads():  # a scrape may be a moment behind: the replica, when there is one
+            backlog = log_backlog()
         yield GaugeMetricFamily("notification_queue_due", "Pending notifications whose time has come.",
                                 value=backlog.due)
         yield GaugeMetricFamily("notification_queue_lag_seconds",

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from consent_app.records import consent_history_erase, consent_history_export
 from inbox_app.services import feed_erase
+from kit.replica import lagging_stream
 from kinds_app.models import TopicSubscription
 from preferences_app.categories import settings_get
 from preferences_app.models import Device, UserPreference
@@ -190,7 +191,7 @@ def user_data_export(*, user_id: int) -> Iterator[str]:
     takes each piece as it comes. The user id is checked at once: raises ValidationError for a bad one
     (before any piece is produced)."""
     user_id = validate_user_id(user_id)
-    return _export_pieces(user_id)
+    return lagging_stream(_export_pieces(user_id))  # from the replica when there is one (kit/replica.py)
 
 
 def _export_pieces(user_id: int) -> Iterator[str]:

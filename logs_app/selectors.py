@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from kit.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
+from kit.replica import lagging_reads
 from notification_channels import registry
 from notification_channels.base import Channel
 from templates_app.models import NotificationType
@@ -63,7 +64,8 @@ def log_page(*, page: int = 1, size: int = DEFAULT_PAGE_SIZE, cursor: str | None
     queryset = log_list(**filters)
     if with_template:
         queryset = queryset.select_related("template")
-    return paginate_keyset(queryset, keys=LIST_ORDER, page=page, size=size, cursor=cursor)
+    with lagging_reads():  # a list may be a moment behind (kit/replica.py: never the client's own writes)
+        return paginate_keyset(queryset, keys=LIST_ORDER, page=page, size=size, cursor=cursor)
 
 
 def log_get(*, id: int) -> NotificationLog:

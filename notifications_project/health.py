@@ -1,11 +1,12 @@
 """Health probes: startup and live answer while the process runs; ready checks what serving needs."""
 
+import functools
 import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -16,8 +17,8 @@ logger = logging.getLogger(__name__)
 BROKER_TIMEOUT_SECONDS = 2
 
 
-def _check_database() -> None:
-    with connection.cursor() as cursor:
+def _check_database(alias: str = DEFAULT_DB_ALIAS) -> None:
+    with connections[alias].cursor() as cursor:
         cursor.execute("SELECT 1")
 
 
@@ -37,6 +38,8 @@ def _check_broker() -> None:
 
 def dependency_checks() -> dict:
     checks = {"database": _check_database, "cache": _check_cache}
+    if settings.DATABASE_REPLICA_ALIAS:
+        checks["replica"] = functools.partial(_check_database, settings.DATABASE_REPLICA_ALIAS)
     if settings.CELERY_BROKER_URL:
         checks["broker"] = _check_broker
     return checks

@@ -34,6 +34,7 @@ from kinds_app import topics_schema as topics
 from kit.bodies import JSON_TOO_DEEP, body_too_large
 from kit.errors import graphql_error_response, not_found_detail
 from kit.ratelimit import rate_limit_hit
+from kit.replica import ReplicaPinExtension
 from kit.timeouts import OperationDeadline, OperationTimedOut, is_statement_timeout, timeout_message
 from logs_app import schema as logs
 from logs_app import trigger_schema as triggers
@@ -270,7 +271,8 @@ def _introspection() -> SchemaExtension:
 schema = NotificationSchema(
     query=Query,
     mutation=Mutation,
-    extensions=[_depth_limit, _alias_limit, _token_limit, _introspection, OperationDeadline, ErrorCodes],
+    extensions=[_depth_limit, _alias_limit, _token_limit, _introspection, OperationDeadline, ReplicaPinExtension,
+                ErrorCodes],
     config=StrawberryConfig(scalar_map=logs.SCALARS),
 )
 

@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "kit.middleware.RequestContextMiddleware",  # first: its id is on every later line
     "kit.middleware.SlashlessPathMiddleware",  # before CORS and limits read the path
     "kit.timeouts.StatementTimeoutMiddleware",  # PostgreSQL's statement_timeout for API requests
+    "kit.replica.ReplicaPinMiddleware",  # a client's reads after its own write stay on the primary
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (django-csp)
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -143,6 +144,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable server fails in seconds (readiness answers 503) rather than at the OS's TCP timeout.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+# A read replica (PostgreSQL streaming replication): the reads that may lag go there (kit/replica.py).
+DATABASE_REPLICA_ALIAS = ""
+if os.environ.get("DATABASE_REPLICA_URL"):
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL on PostgreSQL")
+    DATABASE_REPLICA_ALIAS = "replica"
+    DATABASES[DATABASE_REPLICA_ALIAS] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True)
+    DATABASES[DATABASE_REPLICA_ALIAS].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+# After a client's write, its reads stay on the primary this long (longer than the replica's lag).
+DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 10)
+DATABASE_ROUTERS = ["kit.replica.ReplicaRouter"]
 # On PostgreSQL, each statement of an API request (REST or GraphQL) is cancelled past this (0: no limit);
 # the admin, commands and workers keep the server's default (kit/timeouts.py).
 DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000)

@@ -19,3 +19,9 @@ DATABASE_STATEMENT_TIMEOUT_MS = 0
 
 # The broker the real-worker integration tests use (CI sets it; unset, those tests are skipped).
 CELERY_TEST_BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "")
+
+# A second alias on the same PostgreSQL database (Django's TEST MIRROR: no second test database), so the tests
+# of kit/replica.py can see which alias served each read. Nothing is routed to it unless a test sets
+# DATABASE_REPLICA_ALIAS = "replica", as DATABASE_REPLICA_URL does in production.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and "replica" not in DATABASES:  # noqa: F405
+    DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
