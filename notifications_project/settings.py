@@ -156,9 +156,27 @@ if os.environ.get("DATABASE_REPLICA_URL"):
 # After a client's write, its reads stay on the primary this long (longer than the replica's lag).
 DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 10)
 DATABASE_ROUTERS = ["kit.replica.ReplicaRouter"]
+# Behind PgBouncer in transaction mode (DATABASE_POOLER=transaction) each transaction may run on another server
+# connection, shared with other clients: nothing may live in the session from one transaction to the next.
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "")
+if DATABASE_POOLER not in ("", "transaction"):
+    raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'transaction', not {DATABASE_POOLER!r}")
+if DATABASE_POOLER:
+    for _database in DATABASES.values():
+        if _database["ENGINE"] != "django.db.backends.postgresql":
+            raise ImproperlyConfigured("DATABASE_POOLER needs DATABASE_URL on PostgreSQL")
+        # psycopg 3 prepares a statement run often on its server connection, which the next transaction may lack.
+        _database["OPTIONS"]["prepare_threshold"] = None
+        # .iterator() reads through a client-side cursor: a server-side one would outlive its transaction.
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
 # On PostgreSQL, each statement of an API request (REST or GraphQL) is cancelled past this (0: no limit);
-# the admin, commands and workers keep the server's default (kit/timeouts.py).
-DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000)
+# the admin, commands and workers keep the server's default (kit/timeouts.py). It is a session setting, so
+# behind a transaction pooler it is off and the database role's own statement_timeout applies instead.
+DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 0 if DATABASE_POOLER else 10_000)
+if DATABASE_POOLER and DATABASE_STATEMENT_TIMEOUT_MS:
+    raise ImproperlyConfigured(
+        "DATABASE_STATEMENT_TIMEOUT_MS is a session setting, which a transaction pooler hands to other clients: "
+        "leave it unset (0) with DATABASE_POOLER and give the database role a statement_timeout instead")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

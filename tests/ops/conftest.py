@@ -1,8 +1,10 @@
 """Fixtures for the operations tests: templates, a user with contact points, API clients, metric reads."""
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import pytest
+from django.db import connection
 from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
@@ -44,3 +46,18 @@ def make_client(db) -> Callable[..., APIClient]:
 def sample(name: str, **labels: str) -> float:
     """A metric's current value in this process (0 when it has not been counted yet)."""
     return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@contextlib.contextmanager
+def connection_changed(**changes: object) -> Iterator[None]:
+    """This process's database connection reopened with `changes` in its settings (another host or port), then
+    reopened as it was."""
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(changes)
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(original)

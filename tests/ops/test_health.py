@@ -7,6 +7,8 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
+from tests.ops.conftest import connection_changed
+
 # Not wrapped in a transaction: the database connection is closed and reopened against a dead address.
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,16 +26,9 @@ def database_unreachable():
     """Point the live connection at a closed port, then back."""
     if connection.vendor != "postgresql":
         pytest.skip("needs a database server (the embedded SQLite test database lives in this process)")
-    original = dict(connection.settings_dict)
-    connection.close()
     host, port = CLOSED.split(":")
-    connection.settings_dict.update(HOST=host, PORT=port)
-    try:
+    with connection_changed(HOST=host, PORT=port):
         yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(original)
 
 
 def closed_redis_cache():
