@@ -112,6 +112,7 @@ class KindTemplatesOutputSerializer(serializers.Serializer):
     email = TemplateRefSerializer(allow_null=True)
     sms = TemplateRefSerializer(allow_null=True)
     push = TemplateRefSerializer(allow_null=True)
+    in_app = TemplateRefSerializer(allow_null=True)
 
 
 class KindOutputSerializer(serializers.Serializer):
@@ -140,6 +141,7 @@ class KindTemplatesInputSerializer(StrictInputSerializer):
     email = serializers.IntegerField(min_value=1, max_value=TEMPLATE_ID_MAX, allow_null=True, required=False)
     sms = serializers.IntegerField(min_value=1, max_value=TEMPLATE_ID_MAX, allow_null=True, required=False)
     push = serializers.IntegerField(min_value=1, max_value=TEMPLATE_ID_MAX, allow_null=True, required=False)
+    in_app = serializers.IntegerField(min_value=1, max_value=TEMPLATE_ID_MAX, allow_null=True, required=False)
 
 
 class KindInputSerializer(StrictInputSerializer):

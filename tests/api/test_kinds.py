@@ -1,6 +1,8 @@
 import pytest
+from rest_framework.test import APIClient
 
 from kinds_app.models import Category, NotificationKind
+from templates_app.models import NotificationType
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +57,43 @@ def test_create_refuses_bad_input_naming_the_field(api, templates, change, field
     assert response.status_code == 400, response.json()
     assert message in " ".join(response.json()["errors"][field])
     assert not NotificationKind.objects.exists()
+
+
+def test_a_kind_gets_an_in_app_template_and_its_trigger_reaches_the_users_feed(
+        api, templates, django_capture_on_commit_callbacks):
+    in_app = factories.NotificationTemplateFactory(name="shipped_in_app", type="in_app", subject="Order {{ code }}",
+                                                   body="It is **on its way**.")
+    response = api.post("/api/v1/kinds/", kind_body({**templates, "in_app": in_app.id}), format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["templates"]["in_app"] == {"id": in_app.id, "name": "shipped_in_app", "version": 1}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post("/api/v1/triggers/", {"kind": "order_shipped", "user_ids": [1001],
+                                                "context": {"code": "1042", "first_name": "Ada"}}, format="json")
+    assert answer.status_code == 202, answer.json()
+    (outcome,) = answer.json()["outcomes"]
+    assert {c["channel"]: c["status"] for c in outcome["channels"]}["in_app"] == "pending"
+    token = api.post("/api/v1/users/1001/feed-token/").json()["token"]
+    browser = APIClient()
+    browser.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    feed = browser.get("/api/v1/feed/").json()
+    assert [(item["title"], item["kind"]) for item in feed["items"]] == [("Order 1042", "order_shipped")]
+    assert feed["unread_count"] == 1
+
+    # PATCH takes the in-app template away again, and refuses a template of another channel for it.
+    kind_id = response.json()["id"]
+    response = api.patch(f"/api/v1/kinds/{kind_id}/", {"templates": {**templates, "in_app": templates["push"]}},
+                         format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"templates.in_app": ["Template 'shipped_push' is a push template, not in_app."]}
+    response = api.patch(f"/api/v1/kinds/{kind_id}/", {"templates": {**templates, "in_app": None}}, format="json")
+    assert response.status_code == 200 and response.json()["templates"]["in_app"] is None
+
+
+def test_the_schema_names_every_channel_in_a_kinds_templates(api):
+    schemas = api.get("/api/schema/?format=json").json()["components"]["schemas"]
+    for name in ("KindTemplatesInputRequest", "KindTemplatesOutput"):
+        assert set(schemas[name]["properties"]) == set(NotificationType.values), name
 
 
 def test_a_template_of_another_channel_is_refused(api, templates):
