@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for web, worker and beat: `docker run IMAGE web|worker|beat|migrate`.
+# One image for every role: `docker run IMAGE web|stream|worker|beat|migrate`.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1

@@ -5,6 +5,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from django.urls import reverse
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.33"
@@ -85,3 +86,22 @@ def test_each_lane_has_its_worker_deployment_and_autoscaler():
     for lane in ("urgent", "bulk"):
         hpa = resources()[f"HorizontalPodAutoscaler/notification-service-worker-{lane}"]["spec"]
         assert hpa["scaleTargetRef"]["name"] == f"notification-service-worker-{lane}"
+
+
+def test_the_stream_server_runs_by_role_behind_the_ingress_on_the_feeds_stream_path():
+    stream = container("Deployment/notification-service-stream")
+    assert stream["args"] == ["stream"]
+    assert {kind: stream[kind]["httpGet"]["path"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")} == {
+        "startupProbe": "/health/startup", "livenessProbe": "/health/live", "readinessProbe": "/health/ready"}
+    # Each Service selects its own Deployment's pods and names a port those pods have.
+    for component in ("web", "stream"):
+        pods = resources()[f"Deployment/notification-service-{component}"]["spec"]["template"]
+        service = resources()[f"Service/notification-service-{component}"]["spec"]
+        assert service["selector"].items() <= pods["metadata"]["labels"].items()
+        (port,) = service["ports"]
+        assert port["targetPort"] in {p["name"] for p in pods["spec"]["containers"][0]["ports"]}
+    (rule,) = resources()["Ingress/notification-service"]["spec"]["rules"]
+    routes = {(p["path"], p["pathType"]): p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    assert routes == {(reverse("v1:feed-stream"), "Exact"): "notification-service-stream",
+                      ("/", "Prefix"): "notification-service-web"}
+    assert rule["host"] in yaml.safe_load((K8S / "configmap.yaml").read_text())["data"]["ALLOWED_HOSTS"].split(",")
