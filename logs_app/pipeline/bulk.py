@@ -23,7 +23,7 @@ from templates_app.models import NotificationType
 from ..models import BulkSend, NotificationLog, NotificationStatus, Priority
 from .events import LogChange, logs_changed_listened, logs_changed_send
 from .lanes import Lane, lane_for
-from .queue import BULK_SEND_ENQUEUE_TASK, chunks, logs_enqueue_turn, task_publish
+from .queue import BULK_SEND_ENQUEUE_TASK, chunks, fan_out_publish, logs_enqueue_turn
 from .request import (SUPPRESSED, SendRequest, idempotency_earlier, request_digest, send_request_check,
                       send_schedule, text_validate_once)
 
@@ -95,7 +95,8 @@ def notification_send_bulk(*, user_ids: list[int], template_name: str, context: 
                                         request_hash=digest, accepted=counts[NotificationStatus.PENDING],
                                         suppressed=counts[NotificationStatus.SUPPRESSED],
                                         failed=counts[NotificationStatus.FAILED])
-            transaction.on_commit(lambda: _enqueue_later(batch_id, lane=_lane(request.priority)))
+            transaction.on_commit(lambda: fan_out_publish(task=BULK_SEND_ENQUEUE_TASK, key=str(batch_id),
+                                                          lane=_lane(request.priority)))
     except IntegrityError:
         # The same key arrived twice at once: the other request's bulk send stands, and this one wrote nothing.
         earlier = idempotency_earlier(BulkSend, client=client, idempotency_key=idempotency_key, digest=digest,
@@ -203,15 +204,6 @@ def _bulk_changes(rows: list[tuple], *, batch_id: uuid.UUID, client: str) -> lis
                       new_status=row[status], provider="", error_message=row[error], at=row[at],
                       idempotency_key=None, batch_id=batch_id, created_at=row[created], client=client)
             for row in rows]
-
-
-def _enqueue_later(batch_id: uuid.UUID, *, lane: Lane) -> None:
-    """Queue the batch's fan-out as one task: the worker, not the request, publishes its delivery tasks."""
-    try:
-        task_publish(name=BULK_SEND_ENQUEUE_TASK, args=[str(batch_id)], lane=lane)
-    except Exception as err:  # as in `logs_enqueue`: the logs are committed, and the sweep will queue them
-        logger.warning("could not queue a bulk send; the sweep will retry",
-                       extra={"batch_id": str(batch_id), "error": type(err).__name__})
 
 
 def _lane(priority: str) -> Lane:

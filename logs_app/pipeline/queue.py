@@ -97,11 +97,18 @@ def logs_enqueue_turn(*, pending: QuerySet, lane: Lane, continuation: str, key: 
         pending.filter(id__gt=ids[-1], queued_at__lt=stale).update(queued_at=now)
     logs_enqueue(log_ids=ids, lane=lane)
     if more:
-        try:
-            task_publish(name=continuation, args=[key, ids[-1]], lane=lane)
-        except Exception as err:  # as in `logs_enqueue`: the sweep queues the rest once they look lost
-            logger.warning("could not queue the next turn of a fan-out; the sweep will queue the rest",
-                           extra={"key": key, "error": type(err).__name__})
+        fan_out_publish(task=continuation, key=key, after_id=ids[-1], lane=lane)
+
+
+def fan_out_publish(*, task: str, key: str, lane: Lane, after_id: int | None = None) -> None:
+    """Queue a fan-out's task: its first turn (from the request, after the commit: the worker, not the request,
+    publishes the delivery tasks), or the turn after `after_id`. As in `logs_enqueue`, a broker outage is
+    logged, not raised: the logs are committed, and the sweep queues them once they look lost."""
+    try:
+        task_publish(name=task, args=[key] if after_id is None else [key, after_id], lane=lane)
+    except Exception as err:
+        logger.warning("could not queue a fan-out turn; the sweep will queue its logs",
+                       extra={"task": task, "key": key, "error": type(err).__name__})
 
 
 def _publish_linger_seconds() -> float:

@@ -37,7 +37,7 @@ from .bulk import BULK_COLUMNS, each_once, insert_logs
 from .events import LogChange, logs_changed_listened, logs_changed_send
 from .lanes import Lane, trigger_lane
 from .messages import address_hidden
-from .queue import TRIGGER_ENQUEUE_TASK, chunks, logs_enqueue_turn, task_publish
+from .queue import TRIGGER_ENQUEUE_TASK, chunks, fan_out_publish, logs_enqueue_turn
 from .request import (SendRequest, idempotency_earlier, idempotency_key_problem, request_digest, send_request_check,
                       send_schedule, text_validate_once)
 
@@ -141,7 +141,8 @@ def notification_trigger(*, kind: str, user_ids: list[int] | None = None, topics
             trigger.save()
             _write_logs(trigger, found, requests, _recipients(user_ids, named_topics), now=now)
             trigger.save(update_fields=["recipients", "accepted", "suppressed", "failed"])
-            transaction.on_commit(lambda: _enqueue_later(trigger.id, lane=trigger_lane(trigger)))
+            transaction.on_commit(lambda: fan_out_publish(task=TRIGGER_ENQUEUE_TASK, key=str(trigger.id),
+                                                          lane=trigger_lane(trigger)))
     except IntegrityError:
         # The same key arrived twice at once: the other request's trigger stands, and this one wrote nothing.
         earlier = idempotency_earlier(Trigger, client=client, idempotency_key=idempotency_key, digest=digest, now=now)
@@ -262,15 +263,6 @@ def trigger_result(trigger: Trigger) -> TriggerResult:
                                                                reason=error if status != "pending" else None,
                                                                recipient=recipient))
     return TriggerResult(trigger=trigger, outcomes=outcomes)
-
-
-def _enqueue_later(trigger_id: uuid.UUID, *, lane: Lane) -> None:
-    """Queue the trigger's fan-out as one task: the worker, not the request, publishes its delivery tasks."""
-    try:
-        task_publish(name=TRIGGER_ENQUEUE_TASK, args=[str(trigger_id)], lane=lane)
-    except Exception as err:  # as in `logs_enqueue`: the logs are committed, and the sweep will queue them
-        logger.warning("could not queue a trigger; the sweep will retry",
-                       extra={"trigger_id": str(trigger_id), "error": type(err).__name__})
 
 
 def trigger_enqueue(*, trigger_id: uuid.UUID | str, after_id: int = 0, lane: Lane | None = None) -> None:
