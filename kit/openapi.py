@@ -62,6 +62,7 @@ COMMON_ERRORS = {  # status -> (component name, description)
     "403": ("MissingScope", "The API key lacks the scope this operation needs."),
     "404": ("NotFound", "Not found."),
     "405": ("MethodNotAllowed", "Method not allowed."),
+    "406": ("NotAcceptable", "The Accept header allows no JSON answer: accept application/json or */*."),
     "413": ("BodyTooLarge", "Request body too large."),
     "415": ("UnsupportedMediaType", "Unsupported media type: send application/json."),
     "429": ("RateLimited", "Rate limit exceeded; see Retry-After."),

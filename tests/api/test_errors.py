@@ -142,5 +142,15 @@ def test_answers_are_json_whatever_accept_allows_and_406_otherwise(api, accept, 
     assert response["Content-Type"] == content_type
 
 
+def test_an_accept_header_that_allows_no_json_gets_a_406_the_schema_documents(api):
+    """`Accept: *` (no subtype) matches no media type, on any operation (schemathesis found one undocumented)."""
+    response = api.delete("/api/v1/templates/999/", HTTP_ACCEPT="*")
+    assert response.status_code == 406
+    assert response.json()["status_code"] == 406
+    schema = api.get("/api/schema/?format=json").json()
+    assert all("406" in operation["responses"] for operations in schema["paths"].values()
+               for operation in operations.values())
+
+
 def test_a_format_other_than_json_is_404(api):
     assert api.get("/api/v1/templates/?format=xml").status_code == 404
