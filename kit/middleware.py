@@ -1,11 +1,14 @@
-"""Request middleware: the correlation id, one log line and the metrics for every request; seed paths."""
+"""Request middleware: the correlation id, one log line and the metrics for every request; seed paths; the
+API's shorter way through the stack."""
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
 from django.urls import is_valid_path
 
@@ -83,3 +86,43 @@ class SlashlessPathMiddleware:
             request.path_info = f"{path}/"
             request.path = f"{request.path}/"
         return self.get_response(request)
+
+
+# Paths whose callers authenticate by a header (an API key, a feed token, the metrics token) or not at all:
+# no session, CSRF cookie, login, flash message or login lockout applies to them.
+API_PATHS = ("/api/", "/graphql", "/health/", "/metrics")
+
+# ApiShortcutTarget hands the handler it would have called to the ApiShortcutMiddleware built next in
+# the same thread (Django builds the stack from the innermost middleware out, one handler at a time).
+_handoff = threading.local()
+
+
+class ApiShortcutMiddleware:
+    """Sends API_PATHS from its place in MIDDLEWARE straight to ApiShortcutTarget's, past the middleware
+    between the two (sessions, CSRF, authentication, messages, axes): those serve the admin and the
+    browser pages, and an API call, authenticated by a header, has no use for them (they took about 3% of
+    a send's CPU, profiled). Every other path goes through them as listed. Their process_view hooks still
+    run (Django calls those for every request; CSRF's passes the API's views, which are exempt), and the
+    Host header is still checked as CommonMiddleware would."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        target = getattr(_handoff, "target", None)
+        if target is None:
+            raise ImproperlyConfigured("ApiShortcutMiddleware needs kit.middleware.ApiShortcutTarget after it "
+                                       "in MIDDLEWARE")
+        _handoff.target = None
+        self.get_response, self.api_response = get_response, target
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(API_PATHS):
+            request.get_host()  # DisallowedHost (400) for a Host that ALLOWED_HOSTS does not name
+            return self.api_response(request)
+        return self.get_response(request)
+
+
+class ApiShortcutTarget:
+    """Where ApiShortcutMiddleware's API paths rejoin the stack; it takes no part in any request itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        _handoff.target = get_response
+        raise MiddlewareNotUsed

@@ -155,3 +155,19 @@ def test_processes_sharing_a_multiprocess_directory_are_summed(tmp_path):
     text = subprocess.run([sys.executable, "-c", scrape], cwd=root, env=env, check=True, timeout=60,
                           capture_output=True, text=True).stdout
     assert 'notifications_total{channel="sms",provider="twilio",status="failed"} 2.0' in text
+
+
+def test_api_sends_add_up_in_the_request_and_acceptance_counters(user, make_client):
+    """A send through REST (the API's shorter middleware path) is one request by its route and one accepted
+    notification, as many as the logs written."""
+    api = make_client()
+    route = {"method": "POST", "route": "/api/v1/notifications/", "status": "202"}
+    before = (sample("http_requests_total", **route), sample("notifications_accepted_total", channel="sms"),
+              sample("http_request_duration_seconds_count", **route), NotificationLog.objects.count())
+    for _ in range(3):
+        response = api.post("/api/v1/notifications/", {"user_id": 1001, "template_name": "code_sms",
+                                                       "context": CONTEXT}, format="json")
+        assert response.status_code == 202, response.content
+    after = (sample("http_requests_total", **route), sample("notifications_accepted_total", channel="sms"),
+             sample("http_request_duration_seconds_count", **route), NotificationLog.objects.count())
+    assert [b - a for a, b in zip(before, after)] == [3, 3, 3, 3]
