@@ -9,6 +9,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
+from rest_framework.settings import api_settings
+from rest_framework.utils import json
 
 class RequestTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -21,17 +23,39 @@ JSON_TOO_DEEP = "JSON parse error - the body is nested too deeply."
 
 class BoundedJSONParser(JSONParser):
     """JSON bodies up to the view's cap (`max_body_setting`, API_MAX_BODY_BYTES by default); larger ones are
-    refused before they are read."""
+    refused before they are read. A body is parsed once per request (json_body)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None):
         request = (parser_context or {}).get("request")
         limit = getattr(settings, getattr((parser_context or {}).get("view"), "max_body_setting", "API_MAX_BODY_BYTES"))
-        if request is not None and body_too_large(request, limit):
+        if request is None:
+            try:
+                return super().parse(stream, media_type, parser_context)
+            except RecursionError as err:
+                raise exceptions.ParseError(JSON_TOO_DEEP) from err
+        if body_too_large(request, limit):
             raise RequestTooLarge(f"Request body too large: at most {limit} bytes.")
+        return json_body(request._request)
+
+
+_UNPARSED = object()
+
+
+def json_body(request: HttpRequest) -> Any:
+    """The request's JSON body, parsed the first time a reader asks (the rate limiter's read-ahead, then
+    DRF's parser) and kept on the request for the next: by DRF's JSONParser's rules (the request's
+    charset, no NaN or Infinity under STRICT_JSON). Raises ParseError, as DRF's parser does."""
+    parsed = getattr(request, "_json_body", _UNPARSED)
+    if parsed is _UNPARSED:
         try:
-            return super().parse(stream, media_type, parser_context)
+            text = request.body.decode(request.encoding or settings.DEFAULT_CHARSET)
+            parsed = json.loads(text, parse_constant=json.strict_constant if api_settings.STRICT_JSON else None)
         except RecursionError as err:
             raise exceptions.ParseError(JSON_TOO_DEEP) from err
+        except ValueError as err:
+            raise exceptions.ParseError(f"JSON parse error - {err}") from err
+        request._json_body = parsed
+    return parsed
 
 
 def body_too_large(request: HttpRequest, limit: int | None = None) -> bool:

@@ -3,7 +3,6 @@ scopes come from REST_FRAMEWORK's defaults, which the settings point at apikeys_
 view reads ahead for the rate limiter's round trip."""
 
 import functools
-import json
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -15,7 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from .bodies import BoundedJSONParser, body_too_large
+from .bodies import BoundedJSONParser, body_too_large, json_body
 
 class JSONNegotiation(DefaultContentNegotiation):
     """DRF's negotiation, answered at once when there is nothing to negotiate: one renderer, no
@@ -72,7 +71,7 @@ def view_read_ahead(request: HttpRequest) -> list[str]:
         if view_class.read_ahead.__func__ is ApiView.read_ahead.__func__:  # reads nothing ahead: body left unread
             return []
         limit = getattr(settings, view_class.max_body_setting)
-        data = json.loads(request.body) if request.body and not body_too_large(request, limit) else None
+        data = json_body(request) if request.body and not body_too_large(request, limit) else None  # kept for DRF
         return list(view_class.read_ahead(request.method, data))
     except Exception:  # no such path, or a body the view will refuse with a proper answer of its own
         return []

@@ -192,6 +192,23 @@ def test_a_send_reads_the_cache_only_in_the_limiters_round_trip(api, template, r
     assert trips == ["EVALSHA"]  # limiter, key, template and preferences in one
 
 
+def test_a_send_parses_its_body_once(api, template, monkeypatch):
+    """The limiter reads the send's body for its read-ahead; the view gets that parse, not a second one."""
+    import json
+
+    from tests import factories
+
+    factories.UserPreferenceFactory(user_id=1001)
+    body = json.dumps({"user_id": 1001, "template_name": template.name, "context": {"first_name": "Ada", "code": "4"}})
+    decoded: list[str] = []
+    decode = json.JSONDecoder.decode
+    monkeypatch.setattr(json.JSONDecoder, "decode", lambda self, text, *args, **kwargs: decoded.append(text)
+                        or decode(self, text, *args, **kwargs))
+    response = api.generic("POST", "/api/v1/notifications/", body, content_type="application/json")
+    assert response.status_code == 202 and response.json()["subject"] == "Hello Ada"
+    assert decoded.count(body) == 1
+
+
 @pytest.mark.parametrize("body", ['{"user_id": 1001, "template_name": ', '["not", "an", "object"]', "user_id=1001"])
 def test_a_body_the_send_refuses_is_refused_as_before(api, template, redis_cache, body):
     response = api.generic("POST", "/api/v1/notifications/", body, content_type="application/json")
