@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from . import live
 from .events import ARCHIVED, CREATED, MARKS, READ, SEEN, UNARCHIVED, UNREAD, FeedChange, feed_changed
-from .markdown import markdown_to_html
 from .models import FeedCounter, FeedMessage
 
 # How many messages one statement marks; a change to more runs several, in one transaction.
@@ -72,6 +71,9 @@ def feed_message_create(*, user_id: int, title: str, body: str, log_id: int | No
                         ) -> tuple[FeedMessage, bool]:
     """Put a message in the user's feed (unread and unseen) and count it. Returns (message, created): a log
     writes its message once, so a log delivered again gets its first message back, created False."""
+    # Imported here: messages are made where they are delivered, so web processes need not load Markdown.
+    from .markdown import markdown_to_html
+
     if log_id is not None:
         earlier = FeedMessage.objects.filter(log_id=log_id).first()
         if earlier is not None:

@@ -1,4 +1,8 @@
-"""The shared base of HTTP providers: one pooled httpx client each, and httpx failures mapped to our errors."""
+"""The shared base of HTTP providers: one pooled httpx client each, and httpx failures mapped to our errors.
+
+httpx is imported where a provider first calls out, not with this module: web processes import the adapters
+(to check messages at acceptance) but deliver nothing, and httpx brings httpcore, h2 and whichever async
+libraries are installed (about 9 MiB of a web worker's memory, measured)."""
 
 from __future__ import annotations
 
@@ -7,9 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from notification_channels.base import (
     DeliveryResult,
@@ -19,6 +21,9 @@ from notification_channels.base import (
     ProviderTimeout,
     TransientError,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 # Statuses that say "not now" rather than "never".
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -68,6 +73,8 @@ class HTTPProvider(Provider):
         return self._client
 
     def build_client(self) -> httpx.Client:
+        import httpx
+
         kwargs: dict[str, Any] = {}
         if self.http2:
             # Over cleartext (a loopback fake) HTTP/2 needs prior knowledge: no HTTP/1.1 at all.
@@ -82,6 +89,8 @@ class HTTPProvider(Provider):
         self.client  # noqa: B018  (builds it: an SSL context and a connection pool)
 
     def call(self, payload: Any, message: Message) -> httpx.Response:
+        import httpx
+
         request = self.request_for(payload, message)
         try:
             response = self.client.send(request)

@@ -1,4 +1,7 @@
-"""The push channel: token and payload checks, FCM HTTP v1, APNs over HTTP/2, and a console provider."""
+"""The push channel: token and payload checks, FCM HTTP v1, APNs over HTTP/2, and a console provider.
+
+httpx, PyJWT and cryptography are imported by the providers when they are built or call out, not with
+this module: web processes check push messages here but deliver none (see notification_channels.http)."""
 
 from __future__ import annotations
 
@@ -8,12 +11,8 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from django.core.exceptions import ImproperlyConfigured
 
 from notification_channels.base import (
@@ -27,6 +26,9 @@ from notification_channels.base import (
     TransientError,
 )
 from notification_channels.http import HTTPProvider, parse_retry_after
+
+if TYPE_CHECKING:
+    import httpx
 
 IOS = "ios"
 ANDROID = "android"
@@ -105,13 +107,18 @@ class PushAdapter(ChannelAdapter):
             raise PermanentError(f"push payload is {size} bytes, {service} allows {limit}")
 
 
-def _load_private_key(pem: str, *, expected: type, owner: str) -> Any:
+def _load_private_key(pem: str, *, expected: str, owner: str) -> Any:
+    """A PEM private key of the `expected` kind: "RSA" (FCM's service account) or "EC" (APNs' signing key)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key_type = {"RSA": rsa.RSAPrivateKey, "EC": ec.EllipticCurvePrivateKey}[expected]
     try:
         key = load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError) as err:
         raise ImproperlyConfigured(f"{owner}: the private key is not a readable PEM key") from err
-    if not isinstance(key, expected):
-        raise ImproperlyConfigured(f"{owner}: the private key is not a {expected.__name__}")
+    if not isinstance(key, key_type):
+        raise ImproperlyConfigured(f"{owner}: the private key is not a {key_type.__name__}")
     return key
 
 
@@ -142,7 +149,7 @@ class FCMProvider(HTTPProvider):
         self.client_email: str = info["client_email"]
         self.private_key_id: str = info.get("private_key_id", "")
         self.private_key = _load_private_key(
-            info["private_key"], expected=rsa.RSAPrivateKey, owner="FCMProvider"
+            info["private_key"], expected="RSA", owner="FCMProvider"
         )
         self.project_id: str = self.options["project_id"] or info.get("project_id", "")
         if not self.project_id:
@@ -186,6 +193,9 @@ class FCMProvider(HTTPProvider):
             self._access_token = ""
 
     def _fetch_access_token(self) -> tuple[str, float]:
+        import httpx
+        import jwt
+
         now = int(time.time())
         assertion = jwt.encode(
             {"iss": self.client_email, "scope": FCM_SCOPE, "aud": self.token_url, "iat": now, "exp": now + 3600},
@@ -288,7 +298,7 @@ class APNsProvider(HTTPProvider):
                 raise ImproperlyConfigured(f"APNsProvider: cannot read private_key_file: {err}") from err
         if not pem:
             raise ImproperlyConfigured("APNsProvider: set private_key or private_key_file")
-        self.signing_key = _load_private_key(pem, expected=ec.EllipticCurvePrivateKey, owner="APNsProvider")
+        self.signing_key = _load_private_key(pem, expected="EC", owner="APNsProvider")
         self.team_id: str = self.options["team_id"]
         self.key_id: str = self.options["key_id"]
         self.topic: str = self.options["topic"]
@@ -302,6 +312,8 @@ class APNsProvider(HTTPProvider):
         with self._token_lock:
             if self._provider_token and time.monotonic() - self._provider_token_issued < self.token_lifetime:
                 return self._provider_token
+            import jwt
+
             self._provider_token = jwt.encode(
                 {"iss": self.team_id, "iat": int(time.time())},
                 self.signing_key,

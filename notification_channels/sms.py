@@ -7,9 +7,8 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
@@ -23,6 +22,9 @@ from notification_channels.base import (
     PermanentError,
 )
 from notification_channels.http import HTTPProvider
+
+if TYPE_CHECKING:
+    import httpx
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"

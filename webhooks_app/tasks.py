@@ -2,13 +2,16 @@
 
 from celery import shared_task
 
-from .delivery import events_deliver
 from .dispatch import DELIVER_TASK, SWEEP_TASK, events_sweep_due
 
 
 @shared_task(name=DELIVER_TASK, ignore_result=True)
 def deliver_webhook_events(event_ids: list[int]) -> dict[str, int]:
     """Deliver the due events among `event_ids`; delivered, leased or not yet due ones are skipped."""
+    # Imported here: web processes register this task but never run it (outside the embedded default), so
+    # they need not load the HTTP client stack (httpx, httpcore and the async libraries it finds installed).
+    from .delivery import events_deliver
+
     return events_deliver(event_ids=event_ids)
 
 
