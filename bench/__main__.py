@@ -285,6 +285,10 @@ def main() -> int:
 
         results.setdefault("memory", {})["web_worker_rss_mib"] = round(
             max((rss_mib(p) for p in children(gunicorn.pid)), default=0), 1)
+    except Exception as err:
+        # A phase that fails (a server that did not start on a loaded machine) does not lose the phases measured.
+        results["stopped_by"] = f"{type(err).__name__}: {err}"
+        raise
     finally:
         spy.wait()
         processes.stop_all()
@@ -292,10 +296,15 @@ def main() -> int:
             import redis
 
             redis.Redis.from_url(BROKER_URL).flushdb()
-    path = RESULTS / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
-    print(table(results))
-    print(f"\nresults: {path.relative_to(ROOT)}")
+        path = RESULTS / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+        path.write_text(json.dumps(results, indent=2, default=str))
+        try:
+            print(table(results))
+        except KeyError:  # a phase stopped half way: its figures are in the JSON only
+            print(json.dumps(results, indent=2, default=str))
+        if "stopped_by" in results:
+            print(f"\nstopped by {results['stopped_by']}; the phases above were measured")
+        print(f"\nresults: {path.relative_to(ROOT)}")
     return 0
 
 
