@@ -9,4 +9,4 @@ bench-quick:  ## shorter runs, for a look before the real thing
 	$(PYTHON) -m bench --quick
 
 bench-scale:  ## the delivery log at scale: fill ROWS logs (default 10 million) in its own database, time issue #15's table
-	$(PYTHON) -m bench.scale $(if $(ROWS),--rows $(ROWS))
+	$(PYTHON) -m bench.scale $(if $(ROWS),--rows $(ROWS)) $(if $(PERIOD),--period $(PERIOD))

@@ -1,6 +1,6 @@
 """The delivery log at scale: fill N million logs, then time each operation of issue #15's table.
 
-    .venv/bin/python -m bench.scale [--rows 10000000] [--repeat 5]      (or: make bench-scale)
+    .venv/bin/python -m bench.scale [--rows 10000000] [--repeat 5] [--period month|week]  (or: make bench-scale)
 
 Works in its own PostgreSQL database (BENCH_SCALE_DATABASE_URL, default notif_bench_scale_logs, emptied and
 filled again each run) and Redis databases (BENCH_SCALE_REDIS_URL, BENCH_SCALE_BROKER_URL); requests go
@@ -192,6 +192,41 @@ def purge(days: int) -> dict[str, Any]:
     return {"first": runs[0], "second": runs[1]}
 
 
+def partitions_layout(period: str, now: dt.datetime) -> int:
+    """Partitions of `period` over the fill's 90 days and two periods ahead, in place of the migration's (which
+    holds everything before next month in one). Returns how many bounded partitions there are."""
+    from django.db import connection
+
+    from logs_app.partitions import HELD, LOGS, partitions_create_ahead, partitions_list, period_after, period_start
+
+    with connection.cursor() as cursor:
+        for part in partitions_list():
+            cursor.execute(f"DROP TABLE {part.name}")
+        cursor.execute(f"CREATE TABLE {HELD} PARTITION OF {LOGS} DEFAULT")
+    first = period_start(now - dt.timedelta(days=scale_fill.DAYS), period)
+    periods, start = 0, first
+    while start <= now:
+        start, periods = period_after(start, period), periods + 1
+    return len(partitions_create_ahead(now=first, ahead=periods + 1, period=period))
+
+
+def retire(days: int) -> dict[str, Any]:
+    """`log_partitions --retention-days DAYS`' retirement: the partitions wholly older than DAYS days."""
+    from django.db import connection
+
+    from logs_app.partitions import partitions_retire
+
+    with connection.cursor() as cursor:
+        position, _ = scale_fill.wal_bytes(cursor)
+    started = time.perf_counter()
+    retired, _ = partitions_retire(now=dt.datetime.now(dt.timezone.utc), retention_days=days)
+    seconds = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        _, wal = scale_fill.wal_bytes(cursor, position)
+    return {"seconds": round(seconds, 2), "partitions": len(retired), "logs": sum(part.logs for part in retired),
+            "held": sum(part.held for part in retired), "wal_kib": round(wal / 2**10, 1)}
+
+
 def rollup_timings() -> dict[str, float]:
     """Filling the rollup from the logs (as the migration does) and checking the last 48 hours."""
     from django.core.management import call_command
@@ -217,9 +252,14 @@ def table(rows: int, results: dict[str, Any]) -> str:
            line(["---"] * 4)]
     for name, reading in results["reads"].items():
         out.append(line([name, f"{reading['p50_ms']} ms p50 (max {reading['max_ms']})", *ISSUE[name]]))
+    if "retire" in results:
+        re_ = results["retire"]
+        out.append(line([f"retention by {results['period']} partitions ({results['partitions']} made)",
+                         f"{re_['partitions']} partitions, {re_['logs']:,} logs in {re_['seconds']} s, "
+                         f"{re_['wal_kib']} KiB WAL", *ISSUE["purge of a month"]]))
     first, second = results["purge"]["first"], results["purge"]["second"]
-    out.append(line(["purge of a month", f"{first['deleted']:,} logs in {first['seconds']} s, {first['wal_mib']} MiB "
-                     f"WAL; next run {second['seconds']} s", *ISSUE["purge of a month"]]))
+    out.append(line(["purge (row deletes) past 60 days", f"{first['deleted']:,} logs in {first['seconds']} s, "
+                     f"{first['wal_mib']} MiB WAL; next run {second['seconds']} s", *ISSUE["purge of a month"]]))
     ex = results["export"]
     out.append(line(["export of the heaviest user", f"{results['heavy_logs']:,} logs in {ex['seconds']} s, "
                      f"peak RSS {ex['peak_rss_mib']} MiB", *ISSUE["export of the heaviest user"]]))
@@ -238,6 +278,9 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=10_000_000, help="logs to fill (default 10,000,000)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each read (after one warm-up)")
     parser.add_argument("--accepts", type=int, default=200, help="single sends timed, on the empty and full table")
+    parser.add_argument("--period", choices=("month", "week"),
+                        help="lay the log out in partitions of this period first, and time their retirement "
+                             "(PostgreSQL's migrated layout otherwise: one partition before next month)")
     options = parser.parse_args()
     env = environment()
     os.environ.update(env)
@@ -260,11 +303,15 @@ def main() -> int:
     client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
     results: dict[str, Any] = {"rows": options.rows, "started_at": dt.datetime.now(dt.timezone.utc).isoformat(
         timespec="seconds"), "accept": {"empty": accept_p50(client, key, options.accepts)}}
+    now = dt.datetime.now(dt.timezone.utc)
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE notification_logs, notification_log_counts RESTART IDENTITY CASCADE")
+    if options.period:
+        results["period"], results["partitions"] = options.period, partitions_layout(options.period, now)
+    with connection.cursor() as cursor:
         print(f"filling {options.rows:,} logs ...", flush=True)
-        results["fill_seconds"] = round(scale_fill.fill(cursor, rows=options.rows, now=dt.datetime.now(
-            dt.timezone.utc), progress=lambda text: print(text, flush=True)), 1)
+        results["fill_seconds"] = round(scale_fill.fill(cursor, rows=options.rows, now=now,
+                                                        progress=lambda text: print(text, flush=True)), 1)
         results["vacuum_seconds"] = round(scale_fill.settle(cursor), 1)
         results["table_size"] = scale_fill.table_size(cursor)
         heavy, results["heavy_logs"] = scale_fill.heaviest_user(cursor)
@@ -275,6 +322,8 @@ def main() -> int:
     results["reads"] = reads(client, key, options.repeat, heavy)
     results["export"] = export(env, heavy)
     results["erase"] = erase(heavy)
+    if options.period:
+        results["retire"] = retire(60)
     results["purge"] = purge(60)
     results["accept"]["full"] = accept_p50(client, key, options.accepts)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -78,7 +78,10 @@ def settle(cursor) -> float:
 
 
 def table_size(cursor) -> str:
-    cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('notification_logs'))")
+    """The log's size with its indexes (a partitioned table's is its partitions')."""
+    cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('notification_logs') + coalesce((SELECT "
+                   "sum(pg_total_relation_size(inhrelid)) FROM pg_inherits "
+                   "WHERE inhparent = 'notification_logs'::regclass), 0))")
     return cursor.fetchone()[0]
 
 

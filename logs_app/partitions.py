@@ -145,7 +145,7 @@ class Retired:
 def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = False,
                       batch: int = 1000) -> tuple[list[Retired], list[str]]:
     """Retire every partition wholly older than `retention_days`. First its finished logs' provider calls are
-    deleted, `batch` logs per transaction (with `archive`, copied first to `<name>_calls`). Then one short
+    deleted, `batch` calls per transaction (with `archive`, copied first to `<name>_calls`). Then one short
     transaction detaches it, moves its pending logs into the log (they land in the DEFAULT partition with their
     own created_at: still visible, still delivered), makes the rollup's hours of its range count what is left in
     them, and drops it, or with `archive` keeps it as a table of its finished logs for pg_dump.
@@ -160,8 +160,11 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
         if part.end is None or part.end > cutoff:
             continue
         seen_pending = _calls_retire(part.name, archive=archive, batch=batch)
+        with connection.cursor() as cursor:  # counted before the lock: a past partition gains no logs
+            cursor.execute(f"SELECT count(*) FROM {part.name}")
+            logs = cursor.fetchone()[0]
         try:
-            retired.append(_partition_retire(part, seen_pending=seen_pending, archive=archive))
+            retired.append(_partition_retire(part, logs=logs, seen_pending=seen_pending, archive=archive))
         except OperationalError as err:
             if not isinstance(err.__cause__, LockNotAvailable):
                 raise
@@ -171,46 +174,54 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
 
 def _calls_retire(table: str, *, archive: bool, batch: int) -> list[int]:
     """Delete (with `archive`, move to `<table>_calls`) the provider calls of the partition's finished logs,
-    `batch` logs per transaction along its primary key; those of its pending logs stay with them. Returns the
-    pending logs' ids (one that finishes before the partition is detached has its calls taken then)."""
+    `batch` calls per transaction, walking the calls' (log, id) index over the partition's range of log ids
+    (joined to the partition, so a neighbour's log in that range keeps its calls): the cost follows the calls,
+    not the logs. Those of its pending logs stay with them. Returns the pending logs' ids (one that finishes
+    before the partition is detached has its calls taken then)."""
     calls = ProviderCall._meta.db_table
-    if archive:
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        if archive:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {table}_calls (LIKE {calls})")
-    after, pending = 0, []
-    while True:
+        cursor.execute(f"SELECT min(id), max(id) FROM {table}")
+        low, high = cursor.fetchone()
+        cursor.execute(f"SELECT id FROM {table} WHERE status = %s", [NotificationStatus.PENDING])
+        pending = [row[0] for row in cursor.fetchall()]
+    after = (0, 0)  # the last (log id, call id) taken: each batch starts past it, not over what was deleted
+    while low is not None:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SELECT id, status FROM {table} WHERE id > %s ORDER BY id LIMIT %s", [after, batch])
+            cursor.execute(f"SELECT c.log_id, c.id FROM {calls} c JOIN {table} l ON l.id = c.log_id "
+                           f"WHERE c.log_id BETWEEN %s AND %s AND (c.log_id, c.id) > (%s, %s) AND l.status <> %s "
+                           f"ORDER BY c.log_id, c.id LIMIT %s",
+                           [low, high, *after, NotificationStatus.PENDING, batch])
             rows = cursor.fetchall()
             if not rows:
-                return pending
-            pending += [log_id for log_id, status in rows if status == NotificationStatus.PENDING]
-            _calls_take([log_id for log_id, status in rows if status != NotificationStatus.PENDING],
-                        archive=table if archive else None)
-        after = rows[-1][0]
+                break
+            _calls_take([call_id for _, call_id in rows], archive=table if archive else None)
+        after = rows[-1]
+    return pending
 
 
-def _calls_take(log_ids: list[int], *, archive: str | None) -> None:
-    if not log_ids:
+def _calls_take(call_ids: list[int], *, archive: str | None) -> None:
+    if not call_ids:
         return
     calls = ProviderCall._meta.db_table
     with connection.cursor() as cursor:
         if archive:
-            cursor.execute(f"INSERT INTO {archive}_calls SELECT * FROM {calls} WHERE log_id = ANY(%s)", [log_ids])
-        cursor.execute(f"DELETE FROM {calls} WHERE log_id = ANY(%s)", [log_ids])
+            cursor.execute(f"INSERT INTO {archive}_calls SELECT * FROM {calls} WHERE id = ANY(%s)", [call_ids])
+        cursor.execute(f"DELETE FROM {calls} WHERE id = ANY(%s)", [call_ids])
 
 
-def _partition_retire(part: Partition, *, seen_pending: list[int], archive: bool) -> Retired:
+def _partition_retire(part: Partition, *, logs: int, seen_pending: list[int], archive: bool) -> Retired:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute(f"ALTER TABLE {LOGS} DETACH PARTITION {part.name}")
-        cursor.execute(f"SELECT count(*) FROM {part.name}")
-        logs = cursor.fetchone()[0]
         cursor.execute(f"WITH moved AS (DELETE FROM {part.name} WHERE status = %s RETURNING {_COLUMNS}) "
                        f"INSERT INTO {LOGS} ({_COLUMNS}) SELECT {_COLUMNS} FROM moved", [NotificationStatus.PENDING])
         held = cursor.rowcount
-        cursor.execute(f"SELECT id FROM {part.name} WHERE id = ANY(%s)", [seen_pending])  # finished meanwhile
-        _calls_take([row[0] for row in cursor.fetchall()], archive=part.name if archive else None)
+        if seen_pending:  # the calls of logs that finished since they were walked (the others have moved)
+            cursor.execute(f"SELECT c.id FROM {ProviderCall._meta.db_table} c JOIN {part.name} l ON l.id = c.log_id "
+                           f"WHERE c.log_id = ANY(%s)", [seen_pending])
+            _calls_take([row[0] for row in cursor.fetchall()], archive=part.name if archive else None)
         _rollup_rewrite(part.start, part.end)
         if archive:  # a record now: a template deleted later must not be held up by it
             cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",

@@ -141,9 +141,11 @@ def months(layout):
     layout([])
     partitions_create_ahead(now=now - dt.timedelta(days=183), ahead=8, period="month")
     old = now - dt.timedelta(days=150)
-    logs = {"old_sent": _log(status="sent", created_at=old), "old_failed": _log(status="failed", created_at=old),
-            "old_pending": _log(status="pending", created_at=old, calls=2),  # a retry still owed
-            "recent_sent": _log(status="sent", created_at=now - dt.timedelta(days=1))}
+    # The recent log's id lies between the old ones' (a log may commit out of order): its calls must stay.
+    logs = {"old_sent": _log(status="sent", created_at=old),
+            "recent_sent": _log(status="sent", created_at=now - dt.timedelta(days=1)),
+            "old_failed": _log(status="failed", created_at=old),
+            "old_pending": _log(status="pending", created_at=old, calls=2)}  # a retry still owed
     call_command("log_counts_check", "--all", "--repair")
     return logs, partition_of(logs["old_sent"])
 
