@@ -29,7 +29,15 @@ _COLUMNS = ", ".join(field.column for field in NotificationLog._meta.concrete_fi
 # How long making or retiring a partition waits for a lock before it gives up (the next run tries again), so a
 # long query on the log never has every request queue behind the DETACH.
 LOCK_TIMEOUT = "5s"
-_LOCK_KEY = 0x6C6F6770  # pg_advisory_lock key of a maintenance run ('logp'): one run at a time
+# The transaction-level advisory lock ('logp') each change of the partitions takes, then checks what it is about to
+# do still needs doing: two runs at once (beat and the CronJob) take turns, and it holds behind PgBouncer's
+# transaction pooling, where a session-level lock would stay on whichever server connection took it.
+_LOCK_KEY = 0x6C6F6770
+
+
+def _turn(cursor) -> None:
+    cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
 
 
 def is_partitioned() -> bool:
@@ -100,9 +108,8 @@ def partitions_create_ahead(*, now: dt.datetime, ahead: int, period: str) -> lis
     start = period_start(now, period)
     for _ in range(ahead + 1):
         end = period_after(start, period)
-        free = _free_range(start, end, partitions_list())
-        if free:
-            made.append(_partition_create(*free))
+        if _free_range(start, end, partitions_list()) and (name := _partition_create(start, end)):
+            made.append(name)
         start = end
     return made
 
@@ -119,13 +126,18 @@ def _free_range(start: dt.datetime, end: dt.datetime, parts: list[Partition]) ->
     return (start, end) if start < end else None
 
 
-def _partition_create(start: dt.datetime, end: dt.datetime) -> str:
-    """Make a partition as a table of its own, fill it with the DEFAULT partition's rows of its range (written
-    before it was made), then ATTACH it: unlike CREATE TABLE ... PARTITION OF, which locks the whole log, an
-    ATTACH lets reads and writes of the log go on (it checks the new table and the DEFAULT one, both small)."""
-    name = _name_for(start)
+def _partition_create(start: dt.datetime, end: dt.datetime) -> str | None:
+    """Make the partition of what is free of [start, end) as a table of its own, fill it with the DEFAULT
+    partition's rows of its range (written before it was made), then ATTACH it: unlike CREATE TABLE ... PARTITION
+    OF, which locks the whole log, an ATTACH lets reads and writes of the log go on (it checks the new table and
+    the DEFAULT one, both small). None when another run made it meanwhile."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        _turn(cursor)
+        free = _free_range(start, end, partitions_list())
+        if free is None:
+            return None
+        start, end = free
+        name = _name_for(start)
         cursor.execute(f"CREATE TABLE {name} (LIKE {LOGS} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)")
         cursor.execute(f"WITH moved AS (DELETE FROM {HELD} WHERE created_at >= %s AND created_at < %s "
                        f"RETURNING {_COLUMNS}) INSERT INTO {name} ({_COLUMNS}) SELECT {_COLUMNS} FROM moved",
@@ -164,11 +176,14 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
             cursor.execute(f"SELECT count(*) FROM {part.name}")
             logs = cursor.fetchone()[0]
         try:
-            retired.append(_partition_retire(part, logs=logs, seen_pending=seen_pending, archive=archive))
+            done = _partition_retire(part, logs=logs, seen_pending=seen_pending, archive=archive)
         except OperationalError as err:
             if not isinstance(err.__cause__, LockNotAvailable):
                 raise
             put_off.append(part.name)
+        else:
+            if done is not None:
+                retired.append(done)
     return retired, put_off
 
 
@@ -211,9 +226,12 @@ def _calls_take(call_ids: list[int], *, archive: str | None) -> None:
         cursor.execute(f"DELETE FROM {calls} WHERE id = ANY(%s)", [call_ids])
 
 
-def _partition_retire(part: Partition, *, logs: int, seen_pending: list[int], archive: bool) -> Retired:
+def _partition_retire(part: Partition, *, logs: int, seen_pending: list[int], archive: bool) -> Retired | None:
+    """None when another run retired it meanwhile."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        _turn(cursor)
+        if part.name not in {attached.name for attached in partitions_list()}:
+            return None
         cursor.execute(f"ALTER TABLE {LOGS} DETACH PARTITION {part.name}")
         cursor.execute(f"WITH moved AS (DELETE FROM {part.name} WHERE status = %s RETURNING {_COLUMNS}) "
                        f"INSERT INTO {LOGS} ({_COLUMNS}) SELECT {_COLUMNS} FROM moved", [NotificationStatus.PENDING])
@@ -255,18 +273,9 @@ class Maintenance:
 
 
 def partitions_maintain(*, now: dt.datetime, ahead: int, period: str, retention_days: int | None,
-                        archive: bool = False) -> Maintenance | None:
-    """One maintenance run: make partitions ahead, then retire those past `retention_days` (None or 0: none).
-    Returns None when another run holds the lock."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK_KEY])
-        if not cursor.fetchone()[0]:
-            return None
-    try:
-        made = partitions_create_ahead(now=now, ahead=ahead, period=period)
-        retired, put_off = (partitions_retire(now=now, retention_days=retention_days, archive=archive)
-                            if retention_days else ([], []))
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+                        archive: bool = False) -> Maintenance:
+    """One maintenance run: make partitions ahead, then retire those past `retention_days` (None or 0: none)."""
+    made = partitions_create_ahead(now=now, ahead=ahead, period=period)
+    retired, put_off = (partitions_retire(now=now, retention_days=retention_days, archive=archive)
+                        if retention_days else ([], []))
     return Maintenance(made=made, retired=retired, put_off=put_off)

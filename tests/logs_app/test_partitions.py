@@ -2,6 +2,7 @@
 SQLite default keeps a plain table."""
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -224,3 +225,26 @@ def test_beats_daily_run_makes_partitions_ahead_and_retires_only_when_told(month
     settings.LOG_PARTITION_RETENTION_DAYS = 90
     log_partitions.delay()
     assert not table_exists(old_partition) and NotificationLog.objects.filter(pk=logs["old_pending"]).exists()
+
+
+@on_postgresql
+def test_two_runs_at_once_take_turns_and_make_each_partition_once(layout):
+    layout([])
+    barrier, made, failed = threading.Barrier(2), [], []
+
+    def run():
+        barrier.wait()
+        try:
+            made.extend(partitions_create_ahead(now=timezone.now(), ahead=2, period="month"))
+        except Exception as err:  # a clash would surface here as "already exists" or an overlap
+            failed.append(err)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failed == [] and len(made) == len(set(made)) == 3
+    assert len([part for part in partitions_list() if part.end is not None]) == 3

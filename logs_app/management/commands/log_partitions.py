@@ -44,9 +44,6 @@ class Command(BaseCommand):
         now = timezone.now()
         done = partitions_maintain(now=now, ahead=options["ahead"], period=settings.LOG_PARTITION_PERIOD,
                                    retention_days=options["retention_days"], archive=options["archive"])
-        if done is None:
-            self.stdout.write("Another log_partitions run is under way: nothing done.")
-            return
         made = done.made
         self.stdout.write(f"Made {len(made)} partition{'s' if len(made) != 1 else ''}"
                           f"{': ' + ', '.join(made) if made else ''}.")
