@@ -1,7 +1,6 @@
 """The send pipeline end to end in process: accept, defer, deliver, retry, fail over, record."""
 
 import datetime as dt
-import threading
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -19,6 +18,7 @@ from preferences_app.services import device_add, preference_update
 from templates_app.services import template_create
 from tests.fakes.base import Answer
 from tests.fakes.twilio import FakeTwilio, twilio_error
+from tests.logs_app.conftest import twice_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -308,26 +308,6 @@ def test_bulk_send_refuses_bad_input_as_a_whole(db):
             notification_send_bulk(**{"template_name": "code_sms", **kwargs})
         assert field in excinfo.value.message_dict
     assert not NotificationLog.objects.exists()
-
-
-def twice_at_once(action) -> list:
-    """What `action()` returned in two threads let go together, each with its own database connection."""
-    barrier = threading.Barrier(2)
-    results = []
-
-    def run():
-        barrier.wait()
-        try:
-            results.append(action())
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
