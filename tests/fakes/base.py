@@ -224,6 +224,9 @@ class _HTTP1Server(_Server):
             def handle_one(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if len(raw) < length:  # the sender died mid-request: a real server never hands on half a body
+                    self.close_connection = True
+                    return
                 answer = fake.answer_for(_record(self.command, self.path, dict(self.headers), raw))
                 if answer.drop:
                     self.close_connection = True

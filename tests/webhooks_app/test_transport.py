@@ -187,3 +187,15 @@ def test_tls_sends_the_name_as_sni_and_checks_the_certificate_against_it(
         assert receiver.requests == []
         errors = list(WebhookAttempt.objects.values_list("error", flat=True))
         assert len(errors) == 2 and all("CERTIFICATE_VERIFY_FAILED" in error for error in errors)
+
+
+def test_a_delivery_cut_off_mid_body_is_not_handed_to_the_receiver():
+    """A sender killed between its headers and its body (the reliability run SIGKILLs workers mid-delivery):
+    like any real HTTP server, the receiver drops the connection instead of verifying half a body."""
+    with FakeWebhookReceiver(secret="whsec_" + "A" * 32) as receiver:
+        with socket.create_connection(("127.0.0.1", receiver.port)) as sock:
+            sock.sendall(b"POST /hooks/notifications HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                         b"webhook-id: msg_1\r\nwebhook-timestamp: 1\r\nwebhook-signature: v1,AAAA\r\n\r\n{\"half\"")
+            sock.shutdown(socket.SHUT_WR)
+            assert sock.recv(1024) == b""  # closed without an answer
+        assert receiver.rejected == [] and receiver.verified == []
