@@ -92,7 +92,7 @@ MIDDLEWARE = [
     "kit.timeouts.StatementTimeoutMiddleware",  # PostgreSQL's statement_timeout for API requests
     "kit.replica.ReplicaPinMiddleware",  # a client's reads after its own write stay on the primary
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every answer (django-csp)
+    "kit.csp.CSPMiddleware",  # Content-Security-Policy on every answer (django-csp, API answers cached)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -61,3 +61,19 @@ def test_the_shortcut_without_its_target_is_a_configuration_error(settings):
     settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != "kit.middleware.ApiShortcutTarget"]
     with pytest.raises(ImproperlyConfigured, match="ApiShortcutTarget"):
         Client().get("/health/live")
+
+
+def test_api_answers_carry_the_policy_the_settings_make_and_a_changed_setting_at_once(api, settings):
+    from csp.utils import build_policy
+
+    assert api.get("/api/v1/templates/")["Content-Security-Policy"] == build_policy()
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"img-src": ["'self'"]},
+                                                    "EXCLUDE_URL_PREFIXES": ["/health/"]}
+    answer = api.get("/api/v1/templates/")
+    assert answer["Content-Security-Policy"] == "default-src 'none'"
+    assert answer["Content-Security-Policy-Report-Only"] == build_policy(report_only=True)
+    assert "img-src 'self'" in answer["Content-Security-Policy-Report-Only"]
+    probe = api.get("/health/live")
+    assert probe["Content-Security-Policy"] == "default-src 'none'"
+    assert "Content-Security-Policy-Report-Only" not in probe
