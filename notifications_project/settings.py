@@ -213,6 +213,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# A worker keeps its database connection from task to task, as a web process does from request to request:
+# DATABASE_CONN_MAX_AGE and the health check decide when it is replaced (notifications_project/celery.py).
+# Celery's Django fixup would close it after every task (with this unset), and a new PostgreSQL backend per
+# delivery task cost more database CPU than the task's own statements (issue #21).
+CELERY_DB_REUSE_MAX = 1000
 
 # Delivery lanes (logs_app/pipeline/lanes.py): urgent and bulk deliveries in queues of their own. A worker
 # started without -Q (or WORKER_QUEUES) takes both, urgent first in turn; a bulk worker takes `-Q <bulk queue>`.

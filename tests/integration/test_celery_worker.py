@@ -5,6 +5,7 @@ both); the worker is a separate process that reads the test database.
 """
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from logs_app.models import NotificationLog
@@ -77,3 +78,29 @@ def test_sweep_recovers_a_notification_whose_queue_message_was_lost(user, worker
     assert logs_sweep_due() == 1
     assert wait_for(lambda: NotificationLog.objects.filter(pk=log.pk, status="sent").exists())
     assert [r.form["Body"] for r in fake_twilio.requests] == ["Code 9"]
+
+
+def _worker_backends() -> list[int]:
+    """The PostgreSQL backends open on the test database other than this process's own."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def test_worker_keeps_its_database_connection_between_tasks_and_replaces_a_lost_one(user, worker, fake_twilio):
+    first, *_ = notification_send(user_id=1001, template_name="code_sms", context={"code": "1"})
+    assert wait_for(lambda: NotificationLog.objects.filter(pk=first.pk, status="sent").exists())
+    # The task is over and its process kept the connection for the next one (Celery alone closes it).
+    assert wait_for(lambda: len(_worker_backends()) >= 1)
+    kept = _worker_backends()
+    second, *_ = notification_send(user_id=1001, template_name="code_sms", context={"code": "2"})
+    assert wait_for(lambda: NotificationLog.objects.filter(pk=second.pk, status="sent").exists())
+    assert set(_worker_backends()) & set(kept)
+    # A connection the server dropped (a restart, a failover) is noticed before the next task uses it.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                       " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    third, *_ = notification_send(user_id=1001, template_name="code_sms", context={"code": "3"})
+    assert wait_for(lambda: NotificationLog.objects.filter(pk=third.pk, status="sent").exists()), \
+        NotificationLog.objects.filter(pk=third.pk).values("status", "attempts", "error_message").get()
+    assert [r.form["Body"] for r in fake_twilio.requests] == ["Code 1", "Code 2", "Code 3"]
