@@ -20,6 +20,8 @@ admin.site.site_url = None  # the service has no site of its own to view: no "Vi
 admin.site.enable_nav_sidebar = False  # the lists' columns get its width (the index lists the same links)
 
 urlpatterns = [
+    # First: Django tries the patterns in order, and API calls (sends above all) are most of the traffic.
+    path("api/", include("notifications_project.api_urls")),
     path("admin/delivery/", admin.site.admin_view(dashboard.delivery_dashboard), name="delivery-dashboard"),
     path("admin/", admin.site.urls),
     path("favicon.ico", favicon, name="favicon"),
@@ -32,7 +34,6 @@ urlpatterns = [
     path("webhooks/anymail/", include(webhooks.anymail_urlpatterns)),  # forged or replayed: 403
     path("u/<str:token>", consent_link, name="consent-link"),  # one-click unsubscribe and the preference page
     path("graphql/", graphql_view, name="graphql"),
-    path("api/", include("notifications_project.api_urls")),
     path("inbox/demo/", inbox_demo, name="inbox-demo"),
 ]
 
