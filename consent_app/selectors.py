@@ -4,8 +4,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
+from kit.lookups import AnyOf
 from kit.pagination import DEFAULT_PAGE_SIZE, KeysetPage, paginate_keyset
 
 from .models import Suppression, SuppressionChannel, SuppressionReason
@@ -33,7 +34,7 @@ def suppressed_among(*, channel: str, addresses: Iterable[str]) -> dict[str, str
     if not by_normal:
         return {}
     found = {}
-    for normal, reason in (Suppression.objects.filter(channel=channel, address__in=list(by_normal))
+    for normal, reason in (Suppression.objects.filter(AnyOf(F("address"), by_normal), channel=channel)
                            .values_list("address", "reason")):
         for address in by_normal[normal]:
             found[address] = SUPPRESSED.format(address=address, reason=_REASON_LABELS.get(reason, reason))

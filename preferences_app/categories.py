@@ -11,9 +11,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from kinds_app.models import Category, NotificationKind
+from kit.lookups import AnyOf
 from templates_app.models import NotificationType
 
 from .models import NotificationSetting, UserPreference
@@ -56,7 +57,7 @@ def channel_decision(*, preference: UserPreference, kind: NotificationKind, chan
 def choices_for_users(*, user_ids: Iterable[int], kind: NotificationKind) -> dict[int, dict[tuple[str, str], bool]]:
     """Each listed user's choices that bear on `kind` (its own and its category's), in one query."""
     rows = NotificationSetting.objects.filter(Q(kind=kind) | Q(category_id=kind.category_id),
-                                              preference__user_id__in=list(user_ids))
+                                              AnyOf(F("preference__user_id"), user_ids))
     choices: dict[int, dict[tuple[str, str], bool]] = {}
     for user_id, kind_id, channel, enabled in rows.values_list("preference__user_id", "kind_id", "channel", "enabled"):
         choices.setdefault(user_id, {})[(KIND if kind_id else CATEGORY, channel)] = enabled

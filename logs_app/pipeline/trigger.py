@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import CharField
+from django.db.models import CharField, F
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -28,6 +28,7 @@ from kinds_app.models import NotificationKind, Topic
 from kinds_app.selectors import kind_get
 from kinds_app.topics import topic_members, topics_by_key
 from kit import metrics
+from kit.lookups import AnyOf
 from preferences_app.categories import channel_decision, choices_for_users
 from preferences_app.models import Device, UserPreference, is_user_id
 from templates_app.models import NotificationType
@@ -174,9 +175,9 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
     listened = logs_changed_listened()
     has_push = any(request.channel == NotificationType.PUSH for request in requests)
     for chunk in chunks(recipients, TRIGGER_CHUNK):
-        rows_found = {row[0]: row for row in stored.filter(user_id__in=chunk).values_list(*fields)}
+        rows_found = {row[0]: row for row in stored.filter(AnyOf(F("user_id"), chunk)).values_list(*fields)}
         choices = choices_for_users(user_ids=chunk, kind=kind)
-        with_devices = set(Device.objects.filter(preference__user_id__in=chunk, active=True)
+        with_devices = set(Device.objects.filter(AnyOf(F("preference__user_id"), chunk), active=True)
                            .values_list("preference__user_id", flat=True)) if has_push else set()
         # Addresses on the suppression list (bounces, complaints, opt-outs), read once per chunk and channel.
         listed = {channel: suppressed_among(channel=channel, addresses=[row[column] for row in rows_found.values()])
@@ -193,9 +194,9 @@ def _write_logs(trigger: Trigger, kind: NotificationKind, requests: list[SendReq
                                      choices=choices.get(user_id, {}), has_device=user_id in with_devices,
                                      listed=listed.get(request.channel, {}), counts=counts[request.channel]))
             trigger.recipients += 1
-        insert_logs(rows, TRIGGER_COLUMNS)
+        ids = insert_logs(rows, TRIGGER_COLUMNS)
         if listened:
-            logs_changed_send(changes=_trigger_changes(rows, trigger_id=trigger.id, client=trigger.client))
+            logs_changed_send(changes=_trigger_changes(rows, ids, trigger_id=trigger.id, client=trigger.client))
     for channel, by_status in counts.items():
         metrics.notifications_accepted(channel=channel, counts=by_status)
         trigger.accepted += by_status[NotificationStatus.PENDING]
@@ -238,17 +239,14 @@ def _in_app_metadata(kind: NotificationKind, request: SendRequest) -> dict[str, 
 _INDEX = {column: index for index, column in enumerate(TRIGGER_COLUMNS)}
 
 
-def _trigger_changes(rows: list[tuple], *, trigger_id: uuid.UUID, client: str) -> list[LogChange]:
-    """The changes a chunk of trigger rows made; COPY gives no ids back, so they are read by (trigger, user,
-    channel). Only done when a receiver listens."""
+def _trigger_changes(rows: list[tuple], ids: list[int], *, trigger_id: uuid.UUID, client: str) -> list[LogChange]:
+    """The changes a chunk of trigger rows made (`ids` are theirs, in order). Only built when a receiver listens."""
     user, kind, status, error, name, at, created = (_INDEX[c] for c in (
         "user_id", "type", "status", "error_message", "template_name", "updated_at", "created_at"))
-    ids = {(u, c): i for i, u, c in NotificationLog.objects.filter(
-        trigger_id=trigger_id, user_id__in={row[user] for row in rows}).values_list("id", "user_id", "type")}
-    return [LogChange(log_id=ids[(row[user], row[kind])], user_id=row[user], channel=row[kind],
-                      template_name=row[name], old_status="", new_status=row[status], provider="",
-                      error_message=row[error], at=row[at], idempotency_key=None, batch_id=None,
-                      created_at=row[created], client=client, trigger_id=trigger_id) for row in rows]
+    return [LogChange(log_id=log_id, user_id=row[user], channel=row[kind], template_name=row[name], old_status="",
+                      new_status=row[status], provider="", error_message=row[error], at=row[at],
+                      idempotency_key=None, batch_id=None, created_at=row[created], client=client,
+                      trigger_id=trigger_id) for log_id, row in zip(ids, rows)]
 
 
 def trigger_result(trigger: Trigger) -> TriggerResult:
