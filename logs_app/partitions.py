@@ -19,7 +19,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg.errors import LockNotAvailable
 
 from .models import LogCount, NotificationLog, NotificationStatus, ProviderCall
-from .rollup import counts_add, hour_of, real_counts_of
+from .rollup import counts_add, hour_of, real_counts_of, rollup_counts
 
 UTC = dt.timezone.utc
 PERIODS = ("month", "week")
@@ -172,11 +172,8 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
         if part.end is None or part.end > cutoff:
             continue
         seen_pending = _calls_retire(part.name, archive=archive, batch=batch)
-        with connection.cursor() as cursor:  # counted before the lock: a past partition gains no logs
-            cursor.execute(f"SELECT count(*) FROM {part.name}")
-            logs = cursor.fetchone()[0]
         try:
-            done = _partition_retire(part, logs=logs, seen_pending=seen_pending, archive=archive)
+            done = _partition_retire(part, seen_pending=seen_pending, archive=archive)
         except OperationalError as err:
             if not isinstance(err.__cause__, LockNotAvailable):
                 raise
@@ -226,13 +223,16 @@ def _calls_take(call_ids: list[int], *, archive: str | None) -> None:
         cursor.execute(f"DELETE FROM {calls} WHERE id = ANY(%s)", [call_ids])
 
 
-def _partition_retire(part: Partition, *, logs: int, seen_pending: list[int], archive: bool) -> Retired | None:
-    """None when another run retired it meanwhile."""
+def _partition_retire(part: Partition, *, seen_pending: list[int], archive: bool) -> Retired | None:
+    """None when another run retired it meanwhile. Its logs are counted from the rollup, which counts them
+    exactly: a count(*) read every row of a month (2.7 s at 3.3 million, and the page pruning it set off
+    wrote 375 MB of WAL), where detaching and dropping the partition take a few milliseconds."""
     with transaction.atomic(), connection.cursor() as cursor:
         _turn(cursor)
         if part.name not in {attached.name for attached in partitions_list()}:
             return None
         cursor.execute(f"ALTER TABLE {LOGS} DETACH PARTITION {part.name}")
+        logs = sum(rollup_counts(part.start, part.end).values())
         cursor.execute(f"WITH moved AS (DELETE FROM {part.name} WHERE status = %s RETURNING {_COLUMNS}) "
                        f"INSERT INTO {LOGS} ({_COLUMNS}) SELECT {_COLUMNS} FROM moved", [NotificationStatus.PENDING])
         held = cursor.rowcount
