@@ -20,7 +20,6 @@ from xml.sax.saxutils import escape as xml_escape
 from collections.abc import Callable
 from typing import Any
 
-from anymail import urls as anymail_urls
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.conf import settings
@@ -227,6 +226,8 @@ def anymail_webhook_problem(view: Callable[..., HttpResponse]) -> str | None:
 
 def anymail_tracking_view(esp: str) -> Callable[..., HttpResponse] | None:
     """Anymail's tracking webhook view for an ESP (as named in its backend's module), if it has one."""
+    from anymail import urls as anymail_urls  # anymail's views import boto3: see logs_app/anymail_urls.py
+
     names = {f"{esp}_tracking_webhook", f"{esp}_webhook"}
     return next((pattern.callback for pattern in anymail_urls.urlpatterns if pattern.name in names), None)
 
@@ -246,14 +247,8 @@ def _fail_closed(view: Callable[..., HttpResponse], guarded: Callable[..., HttpR
     return checked
 
 
-# anymail's webhook URLs, each view wrapped: one that cannot authenticate its callers is a 404;
-# anymail answers a bad signature with a bare 400 (SuspiciousOperation), ours is a 403 in the API's
-# error shape, and replays are refused too.
-anymail_urlpatterns = (
-    [URLPattern(pattern.pattern,
-                _fail_closed(pattern.callback,
-                             _guarded(pattern.callback, (AnymailWebhookValidationFailure, WebhookRefused))),
-                pattern.default_args, pattern.name)
-     for pattern in anymail_urls.urlpatterns],
-    anymail_urls.app_name,
-)
+def anymail_webhook_guarded(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An anymail webhook view, wrapped: one that cannot authenticate its callers is a 404; anymail answers a
+    bad signature with a bare 400 (SuspiciousOperation), ours is a 403 in the API's error shape, and replays are
+    refused too."""
+    return _fail_closed(view, _guarded(view, (AnymailWebhookValidationFailure, WebhookRefused)))
