@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -14,6 +16,7 @@ from logs_app.privacy import ERASED_USER_ID, logs_purge, user_data_erase, user_d
 from preferences_app.models import Device, UserPreference
 from preferences_app.services import device_add, preference_update
 from tests.ops.conftest import IOS_TOKEN
+from tests.workers import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -204,6 +207,23 @@ def test_export_command_writes_json(data_of_two_users, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["user_id"] == 1001
     call_command("export_user_data", "1001", "--output", str(tmp_path / "ada.json"))
     assert len(json.loads((tmp_path / "ada.json").read_text())["notifications"]) == 3
+
+
+def test_the_export_command_process_runs_no_system_checks():
+    """Its peak RSS is the process's: the system checks would load the URL conf with the admin and every door
+    (about 25 MiB)."""
+    script = ("import sys\n"
+              "from django.core.management import execute_from_command_line\n"
+              "try:\n"
+              "    execute_from_command_line(['manage.py', 'export_user_data', '0'])\n"
+              "except SystemExit as stop:\n"
+              "    print(stop.code)\n"
+              "print(sorted(m for m in ('notifications_project.urls',) if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "DEBUG": "true",
+                              "DJANGO_SETTINGS_MODULE": "notifications_project.settings"})
+    assert out.stdout.split("\n")[:2] == ["1", "[]"], out.stderr  # user 0 refused, after what start-up loads
+    assert "whole number" in out.stderr
 
 
 def test_rest_export_and_erase_need_the_manage_scope(data_of_two_users, make_client):
