@@ -1,13 +1,17 @@
-"""What every app's GraphQL schema shares: the page input and page info of lists, and JSON carried as strings."""
+"""What every app's GraphQL schema shares: the page input and page info of lists, JSON carried as strings, and
+the extension that tells the read replica's routing a mutation writes."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import strawberry
 from django.core.exceptions import ValidationError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from .pagination import DEFAULT_PAGE_SIZE, EXACT_TOTAL_CAP, Page, paginate
+from .replica import mark_written
 
 T = TypeVar("T")
 
@@ -65,3 +69,13 @@ def delete_found(find: Callable[[], T], delete: Callable[[T], object], *, missin
         return False
     delete(found)
     return True
+
+
+class ReplicaPinExtension(SchemaExtension):
+    """A GraphQL mutation counts as a write for kit.replica.ReplicaPinMiddleware. It lives here, not beside the
+    middleware, so that what reads from the replica (the export command among them) does not load strawberry."""
+
+    def on_execute(self) -> Iterator[None]:
+        if self.execution_context.operation_type == OperationType.MUTATION:
+            mark_written()
+        yield

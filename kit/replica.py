@@ -23,8 +23,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, HttpResponse
-from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType
 
 from .errors import GRAPHQL_PATH_PREFIX
 
@@ -134,7 +132,7 @@ class ReplicaPinMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not replica_alias():
             return self.get_response(request)
-        # A GraphQL POST may be a query: a mutation says so itself (ReplicaPinExtension).
+        # A GraphQL POST may be a query: a mutation says so itself (kit.graphql.ReplicaPinExtension).
         writes = request.method not in SAFE_METHODS and not request.path_info.startswith(GRAPHQL_PATH_PREFIX)
         state = _RequestState(client=_client_of(request), wrote=writes)
         token = _request.set(state)
@@ -149,11 +147,3 @@ class ReplicaPinMiddleware:
                 logger.warning("replica pin not written; the client's next reads may lag", exc_info=True)
         return response
 
-
-class ReplicaPinExtension(SchemaExtension):
-    """A GraphQL mutation counts as a write for ReplicaPinMiddleware."""
-
-    def on_execute(self) -> Iterator[None]:
-        if self.execution_context.operation_type == OperationType.MUTATION:
-            mark_written()
-        yield

@@ -33,8 +33,8 @@ from kinds_app import schema as kinds
 from kinds_app import topics_schema as topics
 from kit.bodies import JSON_TOO_DEEP, body_too_large
 from kit.errors import graphql_error_response, not_found_detail
+from kit.graphql import ReplicaPinExtension
 from kit.ratelimit import rate_limit_hit
-from kit.replica import ReplicaPinExtension
 from kit.timeouts import OperationDeadline, OperationTimedOut, is_statement_timeout, timeout_message
 from logs_app import schema as logs
 from logs_app import trigger_schema as triggers
