@@ -27,7 +27,6 @@ from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 
 from consent_app.services import suppression_after_send_error

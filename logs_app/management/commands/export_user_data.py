@@ -9,7 +9,7 @@ from logs_app.privacy import user_data_export
 class Command(BaseCommand):
     # The checks (providers, webhooks, the URL conf) guard the service, not a read of one user's data, and they
     # load the URL conf with the admin and every door: 25 MiB of the process's peak RSS (issue #15).
-    requires_system_checks = []
+    requires_system_checks = ()
     help = ("Print (or write to --output) a user's preferences, contact points, push devices and notifications as "
             "one JSON document, written as it is read (memory stays flat however many logs the user has).")
 
