@@ -3,8 +3,9 @@
 python -m bench.fake_twilio PORT  -- serves until terminated; prints "ready" once listening.
 
 It also keeps a clock for the lanes phase (bench/lanes.py): the wall-clock time of the first and the last
-message it accepted, and the arrival time of each message whose body carries an urgent marker ("code is
-U<n>."), read with GET /bench/arrivals and emptied with POST /bench/arrivals.
+message it accepted, the arrival time of each message whose body carries an urgent marker ("code is
+U<n>."), and the count and last arrival of a second, small bulk's messages ("code is S."), read with
+GET /bench/arrivals and emptied with POST /bench/arrivals.
 """
 
 import re
@@ -17,6 +18,7 @@ from tests.fakes.base import Answer, RecordedRequest
 from tests.fakes.twilio import FakeTwilio
 
 URGENT = re.compile(r"code is (U\d+)\.")
+SMALL = "code is S."
 ARRIVALS_PATH = "/bench/arrivals"
 
 
@@ -34,6 +36,7 @@ class CountingTwilio(FakeTwilio):
         with self._clock:
             self.accepted, self.first, self.last = 0, 0.0, 0.0
             self.urgent: dict[str, float] = {}
+            self.small, self.small_last = 0, 0.0
 
     def answer_for(self, request: RecordedRequest) -> Answer:
         if request.path == ARRIVALS_PATH:
@@ -41,14 +44,18 @@ class CountingTwilio(FakeTwilio):
                 self._arrivals_clear()
             with self._clock:
                 return Answer(json={"accepted": self.accepted, "first": self.first, "last": self.last,
-                                    "urgent": dict(self.urgent)})
+                                    "urgent": dict(self.urgent), "small": self.small,
+                                    "small_last": self.small_last})
         arrived = time.time()
         answer = self.respond(request)
         if answer.status == 201:
-            marker = URGENT.search(request.form.get("Body", ""))
+            body = request.form.get("Body", "")
+            marker = URGENT.search(body)
             with self._clock:
                 if marker:
                     self.urgent.setdefault(marker.group(1), arrived)
+                elif SMALL in body:
+                    self.small, self.small_last = self.small + 1, arrived
                 else:
                     self.accepted += 1
                     self.first, self.last = self.first or arrived, arrived

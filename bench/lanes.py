@@ -1,5 +1,7 @@
 """The benchmark's lanes phase: 50 urgent single sends spread over a bulk drain reach the provider quickly, and
-the bulk's own rate holds, measured with lanes on and with lanes off in the same run.
+the bulk's own rate holds, measured with lanes on and with lanes off in the same run. Then two clients' bulks,
+one of `users` users and one of 100 under another API key, posted one after the other: how soon the small one
+is all at the provider, against the large one's drain.
 
 For each side it starts gunicorn and one Celery worker (the same processes, only the settings differ), posts
 a bulk send to `users` users, and each time the loopback Twilio fake has accepted another 1/50 of the bulk,
@@ -21,6 +23,7 @@ from typing import Any
 import httpx
 
 URGENT_SENDS = 50
+SMALL_BULK_USERS = 100
 SIDES = {  # lanes off first: a slow spell late in the run would then go against lanes, not for them
     "off": {"NOTIFICATION_LANES": "false", "NOTIFICATION_BULK_TURN_BATCHES": "0"},
     "on": {"NOTIFICATION_LANES": "true"},
@@ -49,6 +52,8 @@ def run(*, users: int, key: str, fake_url: str, env: dict[str, str], start: Call
             _wait_for_worker(wait_until)
             results["sides"][side] = _drain(web=web, key=key, fake_url=fake_url, users=users,
                                             wait_until=wait_until)
+            results["sides"][side]["two_clients"] = _two_clients(web=web, key=key, fake_url=fake_url, users=users,
+                                                                 wait_until=wait_until)
         finally:
             stop(worker)
             stop(gunicorn)
@@ -110,6 +115,31 @@ def _drain(*, web: str, key: str, fake_url: str, users: int, wait_until: Callabl
     }
 
 
+def _two_clients(*, web: str, key: str, fake_url: str, users: int, wait_until: Callable) -> dict[str, Any]:
+    """Issue #19's two clients: a `users` bulk, then at once a 100-user bulk under another client's key. The
+    small one's messages say "code is S." so that the fake counts them apart."""
+    from apikeys_app.services import api_key_create
+
+    _, small_key = api_key_create(name="bench-second-client", scopes=["send"])
+    arrivals = f"{fake_url}/bench/arrivals"
+    httpx.post(arrivals).raise_for_status()
+    posted: dict[str, float] = {}
+    for name, api_key, count in (("large", key, users), ("small", small_key, SMALL_BULK_USERS)):
+        posted[name] = time.time()
+        httpx.post(f"{web}/api/v1/notifications/bulk/", headers={"Authorization": f"Api-Key {api_key}"}, timeout=300,
+                   json={"user_ids": list(range(1, count + 1)), "template_name": "bench_sms",
+                         "context": {"product": "Acme", "code": "S" if name == "small" else "L"}}).raise_for_status()
+    clock: dict[str, Any] = {}
+
+    def done() -> bool:
+        clock.update(httpx.get(arrivals).json())
+        return clock["accepted"] >= users and clock["small"] >= SMALL_BULK_USERS
+
+    wait_until(done, 120 + users / 50, "the two clients' bulks", interval=0.5)
+    return {"small_done_after_s": round(clock["small_last"] - posted["small"], 2),
+            "large_done_after_s": round(clock["last"] - posted["large"], 2)}
+
+
 def _rank(values: list[float], percent: float) -> float:
     """The nearest-rank percentile of sorted `values` (of 50, p99 is the slowest)."""
     return values[max(0, math.ceil(len(values) * percent / 100) - 1)]
@@ -140,11 +170,18 @@ def table_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     def latency(side: dict[str, Any]) -> str:
         return f"{side['urgent_ms']['p50']:.0f} / {side['urgent_ms']['p99']:.0f}"
 
+    def two_clients(side: dict[str, Any]) -> str:
+        figures = side.get("two_clients")
+        return f"{figures['small_done_after_s']:.1f} / {figures['large_done_after_s']:.0f}" if figures else "-"
+
     return [
         ((f"lanes: {lanes['urgent_sends']} urgent sends in a {lanes['users']:,} bulk drain, "
           "accept to provider p50 / p99 ms"), latency(on), f"{latency(off)} lanes off", "", "p99 < 1000"),
         ("lanes: the bulk's own rate, msg/s", f"{on['bulk_per_s']:.0f}", f"{off['bulk_per_s']:.0f} lanes off",
          f"{lanes['bulk_rate_fraction']:.0%}", ">= 90%"),
+        (f"lanes: two clients' bulks of {lanes['users']:,} and {SMALL_BULK_USERS} posted together: the small one "
+         "all at the provider after / the large one after, s", two_clients(on), f"{two_clients(off)} lanes off", "",
+         "small: a few s"),
         ("lanes: load average (1 min) at the start / end of the drain",
          "{:.1f} / {:.1f}".format(*on["load_average_1m"]), "{:.1f} / {:.1f} lanes off".format(*off["load_average_1m"]),
          "", ""),
