@@ -180,6 +180,10 @@ class CountingTwilio(FakeTwilio):
         super().__init__(**kwargs)
         self.attempts: list[Attempt] = []
         self._attempts_lock = threading.Lock()
+        self._accepted = 0
+        # Called with the number of messages taken so far, each time one is taken, before its answer goes back:
+        # a fault injected there lands while the sender is waiting for that answer.
+        self.on_accept: Callable[[int], None] | None = None
 
     def answer_for(self, request: RecordedRequest) -> Answer:
         arrived = time.monotonic()
@@ -189,6 +193,10 @@ class CountingTwilio(FakeTwilio):
             sid = (answer.json or {}).get("sid", "") if answer.status == 201 and not answer.drop else ""
             with self._attempts_lock:
                 self.attempts.append(Attempt(int(match.group(1)), answer.status, arrived, sid))
+                self._accepted += bool(sid)
+                accepted = self._accepted
+            if sid and self.on_accept is not None:
+                self.on_accept(accepted)
         return answer
 
     def accepted(self) -> list[Attempt]:
