@@ -24,6 +24,8 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, Count, F, Max, Min, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncHour
 
+from kit.sql import rows_insert
+
 from .models import LogCount, NotificationLog, NotificationStatus
 from .pipeline.events import LogChange, logs_changed
 
@@ -63,15 +65,11 @@ def counts_add(deltas: Counter[Key], *, large: bool = False) -> None:
     shard = random.randrange(SHARDS) + (SHARDS if large else 0)
     hour_field = LogCount._meta.get_field("hour")
     table = LogCount._meta.db_table
-    params: list = []
-    for (hour, channel, provider, status), delta in rows:
-        params += [hour_field.get_db_prep_value(hour, connection), channel, provider, status, shard, delta]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (hour, channel, provider, status, shard, count) VALUES "
-            f"{', '.join(['(%s, %s, %s, %s, %s, %s)'] * len(rows))} "
-            f"ON CONFLICT (hour, channel, provider, status, shard) DO UPDATE SET count = {table}.count + EXCLUDED.count",
-            params)
+    rows_insert(table=table, columns=("hour", "channel", "provider", "status", "shard", "count"),
+                rows=[(hour_field.get_db_prep_value(hour, connection), channel, provider, status, shard, delta)
+                      for (hour, channel, provider, status), delta in rows],
+                suffix=f"ON CONFLICT (hour, channel, provider, status, shard) DO UPDATE SET count = {table}.count + "
+                       "EXCLUDED.count")
 
 
 def _count_changes(sender: object, *, changes: list[LogChange], **kwargs: object) -> None:

@@ -1,10 +1,10 @@
 """The audit of every attempt: each provider call the delivery stage made, as rows of ProviderCall."""
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import connection
 
+from kit.sql import rows_insert
 from notification_channels.base import ChannelError
 from notification_channels.base import ProviderCall as Call
 
@@ -34,13 +34,7 @@ def calls_write(rows: list[ProviderCall]) -> None:
     Plain SQL (one INSERT with a VALUES list, PostgreSQL and SQLite alike): the ORM's bulk_create cost the
     delivery loop more Python time than the rest of its `sent` write, and the rows' ids are not needed.
     """
-    if not rows:
-        return
     started_at = ProviderCall._meta.get_field("started_at")
-    params: list[Any] = []
-    for row in rows:
-        params += [row.log_id, row.attempt, row.provider, started_at.get_db_prep_value(row.started_at, connection),
-                   row.duration_ms, row.outcome, row.error, row.provider_message_id]
-    values = ", ".join([f"({', '.join(['%s'] * len(_COLUMNS))})"] * len(rows))
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {ProviderCall._meta.db_table} ({', '.join(_COLUMNS)}) VALUES {values}", params)
+    rows_insert(table=ProviderCall._meta.db_table, columns=_COLUMNS, rows=[
+        (row.log_id, row.attempt, row.provider, started_at.get_db_prep_value(row.started_at, connection),
+         row.duration_ms, row.outcome, row.error, row.provider_message_id) for row in rows])
