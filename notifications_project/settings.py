@@ -139,10 +139,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    # SQLite serialises writers; waiting beats failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    # SQLite serialises writers; waiting beats failing with "database is locked". In WAL mode a reader never
+    # waits for a writer (with the default rollback journal, a write transaction that outgrows SQLite's page
+    # cache locks every reader out until it commits). Sync stays FULL: an accepted send survives a power cut.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable server fails in seconds (readiness answers 503) rather than at the OS's TCP timeout.
