@@ -13,6 +13,7 @@ foreign key. The embedded SQLite default keeps a plain table and none of this ru
 
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass
 
 from django.db import OperationalError, connection, transaction
@@ -152,6 +153,14 @@ class Retired:
     logs: int  # the logs that went with it
     held: int  # its pending logs, kept in the DEFAULT partition
     archived: bool
+    locked_seconds: float = 0.0  # how long the log was locked: the detaching transaction
+    dropped_seconds: float = 0.0  # dropping the detached table afterwards (freeing its files), the log unlocked
+
+
+# A detached partition waiting to be dropped: renamed so in the detaching transaction, dropped in a transaction of its
+# own (freeing a month's files takes the filesystem most of a second, which the log's lock need not wait for); one
+# left by a run that died in between is dropped by the next.
+RETIRED_SUFFIX = "_retired"
 
 
 def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = False,
@@ -160,7 +169,8 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
     deleted, `batch` calls per transaction (with `archive`, copied first to `<name>_calls`). Then one short
     transaction detaches it, moves its pending logs into the log (they land in the DEFAULT partition with their
     own created_at: still visible, still delivered), makes the rollup's hours of its range count what is left in
-    them, and drops it, or with `archive` keeps it as a table of its finished logs for pg_dump.
+    them, and either renames it to be dropped, which a transaction of its own then does with the log unlocked, or
+    with `archive` keeps it as a table of its finished logs for pg_dump.
 
     The DETACH is not CONCURRENTLY: PostgreSQL refuses that while a DEFAULT partition exists, and the DEFAULT
     partition is what keeps a send from failing when no partition was made for its time. A plain DETACH is a
@@ -168,6 +178,7 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
     is not had within LOCK_TIMEOUT, the partition waits for the next run. Returns (retired, put off)."""
     cutoff = now - dt.timedelta(days=retention_days)
     retired, put_off = [], []
+    _leftovers_drop()
     for part in partitions_list():
         if part.end is None or part.end > cutoff:
             continue
@@ -226,7 +237,8 @@ def _calls_take(call_ids: list[int], *, archive: str | None) -> None:
 def _partition_retire(part: Partition, *, seen_pending: list[int], archive: bool) -> Retired | None:
     """None when another run retired it meanwhile. Its logs are counted from the rollup, which counts them
     exactly: a count(*) read every row of a month (2.7 s at 3.3 million, and the page pruning it set off
-    wrote 375 MB of WAL), where detaching and dropping the partition take a few milliseconds."""
+    wrote 375 MB of WAL), where detaching the partition takes a few milliseconds."""
+    started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
         _turn(cursor)
         if part.name not in {attached.name for attached in partitions_list()}:
@@ -247,8 +259,28 @@ def _partition_retire(part: Partition, *, seen_pending: list[int], archive: bool
             for (name,) in cursor.fetchall():
                 cursor.execute(f"ALTER TABLE {part.name} DROP CONSTRAINT {name}")
         else:
-            cursor.execute(f"DROP TABLE {part.name}")
-    return Retired(name=part.name, logs=logs, held=held, archived=archive)
+            cursor.execute(f"ALTER TABLE {part.name} RENAME TO {part.name}{RETIRED_SUFFIX}")
+    locked = time.monotonic() - started
+    if not archive:
+        _table_drop(f"{part.name}{RETIRED_SUFFIX}")
+    return Retired(name=part.name, logs=logs, held=held, archived=archive, locked_seconds=locked,
+                   dropped_seconds=time.monotonic() - started - locked)
+
+
+def _table_drop(name: str) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _leftovers_drop() -> None:
+    """Drop the detached partitions a run that died after detaching them left behind."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname ~ %s",
+                       [f"^{LOGS}_p[0-9]+{RETIRED_SUFFIX}$"])
+        leftovers = [row[0] for row in cursor.fetchall()]
+    for name in leftovers:
+        _table_drop(name)
 
 
 def _rollup_rewrite(start: dt.datetime | None, end: dt.datetime) -> None:

@@ -157,8 +157,8 @@ def test_retiring_drops_old_partitions_keeps_their_pending_logs_and_their_counts
     logs, old_partition = months
     call_command("log_partitions", "--retention-days", "90")
     out = capsys.readouterr().out
-    assert f"Dropped {old_partition}: 3 logs, 1 pending kept." in out
-    assert not table_exists(old_partition)
+    assert f"Dropped {old_partition}: 3 logs, 1 pending kept (the log was locked for " in out
+    assert not table_exists(old_partition) and not table_exists(f"{old_partition}_retired")
     assert all(part.end is None or part.end > timezone.now() - dt.timedelta(days=90) for part in partitions_list())
     assert set(NotificationLog.objects.values_list("id", flat=True)) == {logs["old_pending"], logs["recent_sent"]}
     assert partition_of(logs["old_pending"]) == HELD  # kept with its own created_at, still owed
@@ -175,7 +175,7 @@ def test_archive_keeps_the_retired_partition_detached_with_its_calls(months, cap
     logs, old_partition = months
     call_command("log_partitions", "--retention-days", "90", "--archive")
     out = capsys.readouterr().out
-    assert f"Detached (kept for archive) {old_partition}: 3 logs, 1 pending kept." in out
+    assert f"Detached (kept for archive) {old_partition}: 3 logs, 1 pending kept (the log was locked for " in out
     archived = [line.split()[4].rstrip(":") for line in out.splitlines() if line.startswith("Detached")]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {old_partition} ORDER BY id")
@@ -185,6 +185,33 @@ def test_archive_keeps_the_retired_partition_detached_with_its_calls(months, cap
         cursor.execute(f"DROP TABLE {', '.join(f'{name}, {name}_calls' for name in archived)}")
     assert old_partition not in {part.name for part in partitions_list()}
     assert counts_compare(None, None) == []
+
+
+@on_postgresql
+def test_a_retired_partition_left_undropped_by_a_run_that_died_is_dropped_by_the_next(months, capsys, monkeypatch):
+    from logs_app import partitions
+
+    logs, old_partition = months
+
+    def die(name):
+        raise KeyboardInterrupt  # the run is killed after the detaching transaction committed
+
+    def leftovers() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relname FROM pg_class WHERE relname LIKE '%%retired'")
+            return [row[0] for row in cursor.fetchall()]
+
+    attached = {part.name for part in partitions_list()}
+    monkeypatch.setattr(partitions, "_table_drop", die)
+    with pytest.raises(KeyboardInterrupt):
+        call_command("log_partitions", "--retention-days", "90")
+    [leftover] = leftovers()  # the oldest partition, detached and renamed, not dropped
+    assert leftover.removesuffix("_retired") in attached - {part.name for part in partitions_list()}
+    monkeypatch.undo()
+    call_command("log_partitions", "--retention-days", "90")
+    assert leftovers() == [] and not table_exists(old_partition)
+    assert f"Dropped {old_partition}: 3 logs, 1 pending kept" in capsys.readouterr().out
+    assert NotificationLog.objects.filter(pk=logs["old_pending"]).exists()
 
 
 @on_postgresql

@@ -49,7 +49,10 @@ class Command(BaseCommand):
                           f"{': ' + ', '.join(made) if made else ''}.")
         for part in done.retired:
             verb = "Detached (kept for archive)" if part.archived else "Dropped"
-            self.stdout.write(f"{verb} {part.name}: {part.logs} logs, {part.held} pending kept.")
+            timing = f"the log was locked for {part.locked_seconds * 1000:.0f} ms"
+            if not part.archived:
+                timing += f", then dropping the detached table took {part.dropped_seconds * 1000:.0f} ms"
+            self.stdout.write(f"{verb} {part.name}: {part.logs} logs, {part.held} pending kept ({timing}).")
         for name in done.put_off:
             self.stdout.write(f"Put off {name}: the log was busy past {LOCK_TIMEOUT}; the next run retires it.")
         if options["retention_days"] is not None and not done.retired and not done.put_off:
