@@ -10,6 +10,7 @@ writes bench/results/scale-<time>.json.
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import io
 import json
@@ -18,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from bench import scale_fill
@@ -31,6 +32,9 @@ METRICS_TOKEN = "bench-scale-metrics-token"
 ACCEPT_USERS = 200
 HEAVY_PAGE, HEAVY_SIZE = 500, 20
 WARM_SENDS = 50
+ACCEPT_ROUNDS = 10
+# The accept comparison's empty twin of the filled database.
+EMPTY_DATABASE_URL = DATABASE_URL + "_empty"
 
 # The issue's figures at 10 million rows, before this work, and its targets.
 ISSUE = {
@@ -55,15 +59,31 @@ def environment() -> dict[str, str]:
                for period in ("MINUTE", "HOUR")}}
 
 
-def prepare_database(env: dict[str, str]) -> None:
+def prepare_database(env: dict[str, str], url: str = DATABASE_URL) -> None:
     """A fresh database, migrated."""
     import psycopg
 
-    name = DATABASE_URL.rsplit("/", 1)[1]
-    with psycopg.connect(DATABASE_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env={**env, "DATABASE_URL": url},
+                   check=True)
+
+
+@contextlib.contextmanager
+def on_database(url: str) -> Iterator[None]:
+    """This process's default connection on another database of the same server for a while."""
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = url.rsplit("/", 1)[1]
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = name
 
 
 def timed(action: Callable[[], Any], repeat: int) -> dict[str, float]:
@@ -105,27 +125,36 @@ def seed() -> tuple[str, Any]:
     return key, admin
 
 
-def accept_p50(client, key: str, repeat: int) -> dict[str, float]:
+def accept_compare(client, keys: dict[str, str], sends: int) -> dict[str, dict[str, float]]:
     """Single sends through the API, each to the next of the accept users (2 and on: user 1's data is erased),
-    after a CHECKPOINT, so that neither run pays for the other's dirty pages, and WARM_SENDS untimed sends (the
-    first run is this process's first: its caches, the connection's plans)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("CHECKPOINT")
+    on the filled database ("full") and on its twin, migrated and seeded alike but without the fill ("empty"):
+    ACCEPT_ROUNDS rounds that alternate between the two, so that both see the machine as it is at the time,
+    after WARM_SENDS untimed sends on each. p50 and max of each database's sends, in milliseconds."""
     users = iter(range(10**9))
 
-    def send() -> None:
+    def send(key: str) -> float:
         user_id = next(users) % ACCEPT_USERS + 2
+        started = time.perf_counter()
         response = client.post("/api/v1/notifications/", {"user_id": user_id, "template_name": "bench_sms",
                                 "context": {"product": "Acme", "code": "1"}}, content_type="application/json",
                                 HTTP_AUTHORIZATION=f"Api-Key {key}")
         if response.status_code != 202:
             raise RuntimeError(f"accept answered {response.status_code}: {response.content[:300]!r}")
+        return (time.perf_counter() - started) * 1000
 
-    for _ in range(WARM_SENDS):
-        send()
-    return timed(send, repeat)
+    databases = {"empty": EMPTY_DATABASE_URL, "full": DATABASE_URL}
+    times: dict[str, list[float]] = {name: [] for name in databases}
+    for round_ in range(-1, ACCEPT_ROUNDS):
+        for name, url in databases.items():
+            with on_database(url):
+                if round_ < 0:
+                    for _ in range(WARM_SENDS):
+                        send(keys[name])
+                else:
+                    send(keys[name])  # untimed: it connects again
+                    times[name] += [send(keys[name]) for _ in range(max(1, sends // ACCEPT_ROUNDS))]
+    return {name: {"p50_ms": round(statistics.median(runs), 2), "max_ms": round(max(runs), 1)}
+            for name, runs in times.items()}
 
 
 def reads(client, key: str, repeat: int, heavy: int) -> dict[str, dict]:
@@ -290,7 +319,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="logs to fill (default 10,000,000)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each read (after one warm-up)")
-    parser.add_argument("--accepts", type=int, default=200, help="single sends timed, on the empty and full table")
+    parser.add_argument("--accepts", type=int, default=200, help="single sends timed on each of the empty and the full table")
     parser.add_argument("--period", choices=("month", "week"),
                         help="lay the log out in partitions of this period first, and time their retirement "
                              "(PostgreSQL's migrated layout otherwise: one partition before next month)")
@@ -299,6 +328,7 @@ def main() -> int:
     os.environ.update(env)
     print(f"preparing {DATABASE_URL.rsplit('/', 1)[1]} ...", flush=True)
     prepare_database(env)
+    prepare_database(env, EMPTY_DATABASE_URL)
     import warnings
 
     import django
@@ -311,14 +341,14 @@ def main() -> int:
 
     for url in (REDIS_URL, BROKER_URL):
         redis.Redis.from_url(url).flushdb()
-    key, admin = seed()
+    with on_database(EMPTY_DATABASE_URL):
+        keys = {"empty": seed()[0]}
+    keys["full"], admin = seed()
     client = Client()
     client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
     results: dict[str, Any] = {"rows": options.rows, "started_at": dt.datetime.now(dt.timezone.utc).isoformat(
-        timespec="seconds"), "accept": {"empty": accept_p50(client, key, options.accepts)}}
+        timespec="seconds")}
     now = dt.datetime.now(dt.timezone.utc)
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE notification_logs, notification_log_counts RESTART IDENTITY CASCADE")
     if options.period:
         results["period"], results["partitions"] = options.period, partitions_layout(options.period, now)
     with connection.cursor() as cursor:
@@ -332,9 +362,10 @@ def main() -> int:
           f"{results['table_size']}; user {heavy} has {results['heavy_logs']:,} logs", flush=True)
     results["rollup"] = rollup_timings()
     # Before the erase, retention and purges below: autovacuum after those would be timed too.
-    results["accept"]["full"] = accept_p50(client, key, options.accepts)
+    print("timing single sends, full and empty in turns ...", flush=True)
+    results["accept"] = accept_compare(client, keys, options.accepts)
     print("timing reads ...", flush=True)
-    results["reads"] = reads(client, key, options.repeat, heavy)
+    results["reads"] = reads(client, keys["full"], options.repeat, heavy)
     results["export"] = export(env, heavy)
     results["erase"] = erase(heavy)
     if options.period:
