@@ -15,16 +15,22 @@ from kit import pagination
 from kit.admin import moment
 
 from .models import NotificationLog, ProviderCall
-from .selectors import log_provider_names, log_search_filter
+from .selectors import log_provider_names, log_search_count_parts, log_search_filter
 
 
 class CappedCountPaginator(Paginator):
     """Counts exactly up to EXACT_TOTAL_CAP rows and estimates beyond; offers pages up to MAX_OFFSET rows
-    (further back, a filter or a search narrows the list instead of an OFFSET that reads every row it skips)."""
+    (further back, a filter or a search narrows the list instead of an OFFSET that reads every row it skips).
+    Given `count_parts` (disjoint querysets whose union is the list), it counts each and adds them up."""
+
+    count_parts: list | None = None
 
     @cached_property
     def _counted(self) -> tuple[int, bool]:
-        return pagination.count_capped(self.object_list)
+        if not self.count_parts:
+            return pagination.count_capped(self.object_list)
+        counts = [pagination.count_capped(part) for part in self.count_parts]
+        return sum(count for count, _ in counts), any(estimate for _, estimate in counts)
 
     @cached_property
     def count(self) -> int:
@@ -117,7 +123,14 @@ class NotificationLogAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         condition = log_search_filter(term=search_term)
+        parts = log_search_count_parts(term=search_term)
+        request.log_count_parts = [queryset.filter(part) for part in parts] if parts else None
         return (queryset if condition is None else queryset.filter(condition)), False
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        paginator.count_parts = getattr(request, "log_count_parts", None)
+        return paginator
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "exact_total_cap": pagination.EXACT_TOTAL_CAP,

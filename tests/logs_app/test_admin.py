@@ -43,6 +43,22 @@ def test_digits_find_a_user_or_a_log(admin_client):
     assert found(admin_client, q="9" * 25) == set()  # past any id: nothing, not an error
 
 
+def test_digits_count_the_users_logs_and_the_log_of_that_id_through_one_index_each(admin_client):
+    mine = NotificationLogFactory.create_batch(3, user_id=4242)
+    theirs = NotificationLogFactory(user_id=7)
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse(CHANGELIST), {"q": str(theirs.pk)})
+    expected = {theirs.pk} | ({log.pk for log in mine} if theirs.pk == 4242 else set())
+    assert response.context["cl"].result_count == len(expected)
+    counts = [query["sql"].upper() for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
+    assert counts and not any(" OR " in sql for sql in counts)  # no count reads the OR of both lookups
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse(CHANGELIST), {"q": "4242", "status__exact": mine[0].status})
+    assert response.context["cl"].result_count == 3 + (theirs.pk == 4242 and theirs.status == mine[0].status)
+    counts = [query["sql"].upper() for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
+    assert counts and not any(" OR " in sql for sql in counts)
+
+
 def test_an_address_or_a_phone_number_finds_the_recipient(admin_client):
     ada = NotificationLogFactory(recipient="ada@example.com")
     phone = NotificationLogFactory(type="sms", recipient="+4915112345678")
