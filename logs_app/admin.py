@@ -123,7 +123,7 @@ class NotificationLogAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         condition = log_search_filter(term=search_term)
-        parts = log_search_count_parts(term=search_term)
+        parts = log_search_count_parts(condition)
         request.log_count_parts = [queryset.filter(part) for part in parts] if parts else None
         return (queryset if condition is None else queryset.filter(condition)), False
 
