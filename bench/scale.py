@@ -265,7 +265,7 @@ def retire(days: int) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "partitions": len(retired), "logs": sum(part.logs for part in retired),
             "held": sum(part.held for part in retired), "wal_kib": round(wal / 2**10, 1),
             "locked_ms": round(max((part.locked_seconds for part in retired), default=0) * 1000, 1),
-            "dropped_seconds": round(sum(part.dropped_seconds for part in retired), 2)}
+            "dropped_seconds": round(sum(part.dropped_seconds or 0 for part in retired), 2)}
 
 
 def rollup_timings() -> dict[str, float]:

@@ -154,7 +154,9 @@ class Retired:
     held: int  # its pending logs, kept in the DEFAULT partition
     archived: bool
     locked_seconds: float = 0.0  # how long the log was locked: the detaching transaction
-    dropped_seconds: float = 0.0  # dropping the detached table afterwards (freeing its files), the log unlocked
+    # Dropping the detached table afterwards (freeing its files), the log unlocked; None: its lock was busy, and
+    # the next run drops it.
+    dropped_seconds: float | None = 0.0
 
 
 # A detached partition waiting to be dropped: renamed so in the detaching transaction, dropped in a transaction of its
@@ -261,16 +263,23 @@ def _partition_retire(part: Partition, *, seen_pending: list[int], archive: bool
         else:
             cursor.execute(f"ALTER TABLE {part.name} RENAME TO {part.name}{RETIRED_SUFFIX}")
     locked = time.monotonic() - started
-    if not archive:
-        _table_drop(f"{part.name}{RETIRED_SUFFIX}")
+    dropped = archive or _table_drop(f"{part.name}{RETIRED_SUFFIX}")
     return Retired(name=part.name, logs=logs, held=held, archived=archive, locked_seconds=locked,
-                   dropped_seconds=time.monotonic() - started - locked)
+                   dropped_seconds=time.monotonic() - started - locked if dropped else None)
 
 
-def _table_drop(name: str) -> None:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+def _table_drop(name: str) -> bool:
+    """Drop a detached partition; one whose lock is not had within LOCK_TIMEOUT is left to the next run's
+    `_leftovers_drop` (it is out of the log already, so its partition is retired all the same). Whether it went."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    except OperationalError as err:
+        if not isinstance(err.__cause__, LockNotAvailable):
+            raise
+        return False
+    return True
 
 
 def _leftovers_drop() -> None:

@@ -215,6 +215,30 @@ def test_a_retired_partition_left_undropped_by_a_run_that_died_is_dropped_by_the
 
 
 @on_postgresql
+def test_a_drop_that_waits_past_the_lock_timeout_still_reports_the_partition_retired(months, capsys, monkeypatch):
+    import psycopg
+    from django.db import OperationalError
+
+    _, old_partition = months
+    real_execute = connection.cursor().__class__.execute
+
+    def execute(self, sql, params=None):  # another session holds the detached table's lock past LOCK_TIMEOUT
+        if sql.startswith("DROP TABLE IF EXISTS") and sql.endswith("_retired"):
+            raise OperationalError("canceling statement due to lock timeout") from psycopg.errors.LockNotAvailable()
+        return real_execute(self, sql, params)
+
+    monkeypatch.setattr(connection.cursor().__class__, "execute", execute)
+    call_command("log_partitions", "--retention-days", "90")
+    out = capsys.readouterr().out
+    assert f"Dropped {old_partition}: 3 logs, 1 pending kept" in out and "Put off" not in out
+    assert "the detached table's lock was busy past 5s: the next run drops it" in out
+    assert table_exists(f"{old_partition}_retired")  # left for the next run
+    monkeypatch.undo()
+    call_command("log_partitions", "--retention-days", "90")
+    assert not table_exists(f"{old_partition}_retired")
+
+
+@on_postgresql
 def test_a_partition_made_late_takes_its_rows_from_the_default_one(layout, capsys):
     now = timezone.now()
     layout([])

@@ -50,7 +50,9 @@ class Command(BaseCommand):
         for part in done.retired:
             verb = "Detached (kept for archive)" if part.archived else "Dropped"
             timing = f"the log was locked for {part.locked_seconds * 1000:.0f} ms"
-            if not part.archived:
+            if part.dropped_seconds is None:
+                timing += f"; the detached table's lock was busy past {LOCK_TIMEOUT}: the next run drops it"
+            elif not part.archived:
                 timing += f", then dropping the detached table took {part.dropped_seconds * 1000:.0f} ms"
             self.stdout.write(f"{verb} {part.name}: {part.logs} logs, {part.held} pending kept ({timing}).")
         for name in done.put_off:
