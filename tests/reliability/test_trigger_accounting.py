@@ -111,7 +111,9 @@ def test_a_trigger_to_many_users_while_a_worker_is_killed(stage, capsys):
             assert message_id in sids, f"user {user}'s SMS log is sent but no provider has it"
             if len(deliveries[user]) > 1:  # only where the killed worker had it in hand
                 duplicates += 1
-                assert attempts >= 2 and min(a.at for a in deliveries[user]) <= killed_at[0]
+                # The fake may read a request the worker sent just before the kill a moment after it (a CI run on
+                # RabbitMQ: 1.3 ms after); a retry of another cause would come after the lease (3 s), not within 0.5 s.
+                assert attempts >= 2 and min(a.at for a in deliveries[user]) <= killed_at[0] + 0.5
     reclaimed = logs.filter(attempts__gte=2).count()
     report(capsys, Line(f"[accounting] trigger-kill: users={USERS} logs={len(rows)} sent={len(rows)} "
                         f"provider_messages={sum(len(a) for a in deliveries.values())} duplicates={duplicates} "
