@@ -323,6 +323,9 @@ def main() -> int:
     parser.add_argument("--period", choices=("month", "week"),
                         help="lay the log out in partitions of this period first, and time their retirement "
                              "(PostgreSQL's migrated layout otherwise: one partition before next month)")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="time the reads only, and leave the filled database as it is for a closer look "
+                             "(no accept comparison, export, erase, retention or purge)")
     options = parser.parse_args()
     env = environment()
     os.environ.update(env)
@@ -361,6 +364,11 @@ def main() -> int:
     print(f"filled in {results['fill_seconds']} s, vacuumed in {results['vacuum_seconds']} s, "
           f"{results['table_size']}; user {heavy} has {results['heavy_logs']:,} logs", flush=True)
     results["rollup"] = rollup_timings()
+    if options.reads_only:
+        results["reads"] = reads(client, keys["full"], options.repeat, heavy)
+        for name, figures in results["reads"].items():
+            print(f"{name}: {figures['p50_ms']} ms p50 (max {figures['max_ms']})")
+        return 0
     # Before the erase, retention and purges below: autovacuum after those would be timed too.
     print("timing single sends, full and empty in turns ...", flush=True)
     results["accept"] = accept_compare(client, keys, options.accepts)

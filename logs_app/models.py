@@ -90,8 +90,9 @@ class NotificationLog(models.Model):
             models.Index(fields=["scheduled_for"], name="ix_notification_logs_due",
                          condition=models.Q(status="pending")),
             models.Index(fields=["provider", "provider_message_id"], name="ix_notification_logs_provider"),
-            # The admin's search for an address or a phone number (exact, so a plain btree serves it).
-            Index(fields=["recipient"], name="ix_notification_logs_recipient"),
+            # The admin's search for an address or a phone number, newest first: one index range per page (on
+            # recipient alone, a page of a busy address read and sorted every log sent to it).
+            Index(fields=["recipient", "-created_at", "-id"], name="ix_notification_logs_recipient_recent"),
             models.Index(fields=["batch_id"], name="ix_notification_logs_batch",
                          condition=models.Q(batch_id__isnull=False)),
             models.Index(fields=["trigger_id", "user_id"], name="ix_notification_logs_trigger",
