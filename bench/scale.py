@@ -6,7 +6,8 @@ Works in its own PostgreSQL database (BENCH_SCALE_DATABASE_URL, default notif_be
 filled again each run) and Redis databases (BENCH_SCALE_REDIS_URL, BENCH_SCALE_BROKER_URL); requests go
 through Django's test client in this process (the whole middleware stack, no HTTP server), the export runs
 as `manage.py export_user_data` in a process of its own so that its peak RSS is its own. Prints one table and
-writes bench/results/scale-<time>.json.
+writes bench/results/scale-<time>.json. BENCH_SCALE_TABLESPACE names a tablespace to make both databases in (the
+retention's drop is the filesystem's work: see the README's Performance section).
 """
 
 import argparse
@@ -35,6 +36,8 @@ WARM_SENDS = 50
 ACCEPT_ROUNDS = 10
 # The accept comparison's empty twin of the filled database.
 EMPTY_DATABASE_URL = DATABASE_URL + "_empty"
+# A tablespace to make the databases in (optional): to time the retention on another filesystem than the cluster's.
+TABLESPACE = os.environ.get("BENCH_SCALE_TABLESPACE", "")
 
 # The issue's figures at 10 million rows, before this work, and its targets.
 ISSUE = {
@@ -67,7 +70,7 @@ def prepare_database(env: dict[str, str], url: str = DATABASE_URL) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TABLESPACE "{TABLESPACE}"' if TABLESPACE else ""))
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env={**env, "DATABASE_URL": url},
                    check=True)
 

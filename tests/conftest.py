@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from kit import pagination
 from tests import factories
 
 
@@ -35,8 +36,9 @@ def _flush_by_delete():
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Each test starts with an empty cache (the real Redis when REDIS_URL is set)."""
+    """Each test starts with an empty cache (the real Redis when REDIS_URL is set) and no planner estimate kept."""
     cache.clear()
+    pagination.estimates_forget()
     yield
     cache.clear()
 

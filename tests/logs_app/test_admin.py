@@ -115,3 +115,28 @@ def test_past_the_cap_the_count_is_an_estimate_and_pages_stop(admin_client, monk
 def test_the_detail_page_opens(admin_client):
     log = NotificationLogFactory()
     assert admin_client.get(reverse("admin:logs_app_notificationlog_change", args=[log.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("params", [{}, {"status__exact": "failed", "q": "ada@example.com"}, {"o": "1"}])
+def test_the_rows_are_the_html_django_draws(admin_client, params):
+    """The list's rows (logs_app/admin_rows.py) are Django's own, cell for cell: links keep the filters, choices
+    read as their labels, empty values as the admin's dash, text escaped."""
+    from django.contrib.admin.templatetags.admin_list import results
+    from django.utils import timezone
+
+    from logs_app.admin_rows import log_results
+
+    NotificationLogFactory(template_name="<b>welcome</b> & more", status="failed", provider="",
+                           recipient="ada@example.com", error_message="bounced")
+    NotificationLogFactory(status="failed", provider="twilio", type="sms", attempts=3, recipient="ada@example.com",
+                           sent_at=timezone.now())
+    NotificationLogFactory(status="sent", provider="ses", sent_at=timezone.now(), priority="urgent")
+    response = admin_client.get(reverse(CHANGELIST), params)
+    cl = response.context["cl"]
+    ours = [list(row) for row in log_results(cl)]
+    assert len(ours) == (2 if params.get("q") else 3)
+    assert ours == [list(row) for row in results(cl)]
+    page = response.content.decode()
+    assert all(cell in page for row in ours for cell in row)  # what the page shows
+    if params.get("q"):
+        assert "_changelist_filters=" in ours[0][0]
