@@ -265,6 +265,12 @@ def retire(days: int) -> dict[str, Any]:
 
     from logs_app.partitions import partitions_retire
 
+    def calls() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM notification_provider_calls")
+            return cursor.fetchone()[0]
+
+    calls_before = calls()
     with connection.cursor() as cursor:
         cursor.execute("CHECKPOINT")  # the erase before it wrote gigabytes: let them reach the disk first
         position, _ = scale_fill.wal_bytes(cursor)
@@ -274,6 +280,7 @@ def retire(days: int) -> dict[str, Any]:
     with connection.cursor() as cursor:
         _, wal = scale_fill.wal_bytes(cursor, position)
     return {"seconds": round(seconds, 2), "partitions": len(retired), "logs": sum(part.logs for part in retired),
+            "calls": calls_before - calls(),
             "held": sum(part.held for part in retired), "wal_kib": round(wal / 2**10, 1),
             "locked_ms": round(max((part.locked_seconds for part in retired), default=0) * 1000, 1),
             "dropped_seconds": round(sum(part.dropped_seconds or 0 for part in retired), 2)}
@@ -307,7 +314,8 @@ def table(rows: int, results: dict[str, Any]) -> str:
     if "retire" in results:
         re_ = results["retire"]
         out.append(line([f"retention by {results['period']} partitions ({results['partitions']} made)",
-                         f"{re_['partitions']} partitions, {re_['logs']:,} logs in {re_['seconds']} s (the log "
+                         f"{re_['partitions']} partitions, {re_['logs']:,} logs and {re_.get('calls', 0):,} provider "
+                         f"calls in {re_['seconds']} s (the log "
                          f"locked for at most {re_['locked_ms']} ms; dropping the detached tables, log unlocked, "
                          f"{re_['dropped_seconds']} s), {re_['wal_kib']} KiB WAL", *ISSUE["purge of a month"]]))
     first, second = results["purge"]["first"], results["purge"]["second"]
@@ -369,10 +377,13 @@ def main() -> int:
         print(f"filling {options.rows:,} logs ...", flush=True)
         results["fill_seconds"] = round(scale_fill.fill(cursor, rows=options.rows, now=now,
                                                         progress=lambda text: print(text, flush=True)), 1)
+        seconds, results["calls"] = scale_fill.fill_calls(cursor, progress=lambda text: print(text, flush=True))
+        results["calls_seconds"] = round(seconds, 1)
         results["vacuum_seconds"] = round(scale_fill.settle(cursor), 1)
         results["table_size"] = scale_fill.table_size(cursor)
         heavy, results["heavy_logs"] = scale_fill.heaviest_user(cursor)
-    print(f"filled in {results['fill_seconds']} s, vacuumed in {results['vacuum_seconds']} s, "
+    print(f"filled in {results['fill_seconds']} s, {results['calls']:,} provider calls in {results['calls_seconds']} s, "
+          f"vacuumed in {results['vacuum_seconds']} s, "
           f"{results['table_size']}; user {heavy} has {results['heavy_logs']:,} logs", flush=True)
     results["rollup"] = rollup_timings()
     if options.reads_only:
@@ -395,7 +406,8 @@ def main() -> int:
     path.write_text(json.dumps(results, indent=2))
     print()
     print(table(options.rows, results))
-    print(f"\nfill {results['fill_seconds']} s + VACUUM ANALYZE {results['vacuum_seconds']} s, {results['table_size']}; "
+    print(f"\nfill {results['fill_seconds']} s + {results['calls']:,} provider calls {results['calls_seconds']} s + "
+          f"VACUUM ANALYZE {results['vacuum_seconds']} s, {results['table_size']}; "
           f"rollup filled from the logs in {results['rollup']['fill_seconds']} s, log_counts_check --hours 48 in "
           f"{results['rollup']['check_48h_seconds']} s\nresults: {path.relative_to(ROOT)}")
     return 0

@@ -3,7 +3,9 @@
 90 days of logs, ids and creation times rising together; 200,000 users on a Zipf-like curve (user 1 the
 heaviest, with about 1.7% of the rows); 60% email, 30% SMS, 10% push; mostly delivered or sent, some failed,
 bounced and suppressed, and the last ten minutes still pending. One `INSERT ... SELECT generate_series`
-per CHUNK rows, each committed on its own, with every index of the table in place (as in production).
+per CHUNK rows, each committed on its own, with every index of the table in place (as in production). Then each
+log a provider took or refused (not the pending or suppressed ones) gets the provider call that did it, as the
+delivery stage writes them: what retention, purges and erasure must delete beside the logs.
 """
 
 import datetime as dt
@@ -70,10 +72,33 @@ def fill(cursor, *, rows: int, now: dt.datetime, progress=print) -> float:
     return time.monotonic() - started
 
 
+CALLS_SQL = """
+INSERT INTO notification_provider_calls (log_id, attempt, provider, started_at, duration_ms, outcome, error,
+    provider_message_id)
+SELECT id, 1, provider, created_at + interval '1 second', 180,
+       CASE WHEN status = 'failed' THEN 'permanent' ELSE 'sent' END,
+       CASE status WHEN 'failed' THEN error_message ELSE '' END, provider_message_id
+FROM notification_logs WHERE id BETWEEN %(low)s AND %(high)s AND status NOT IN ('pending', 'suppressed')
+"""
+
+
+def fill_calls(cursor, *, progress=print) -> tuple[float, int]:
+    """A provider call for each log a provider took or refused, CHUNK logs per statement. (seconds, calls)."""
+    started, calls = time.monotonic(), 0
+    cursor.execute("SELECT min(id), max(id) FROM notification_logs")
+    first, last = cursor.fetchone()
+    for low in range(first or 1, (last or 0) + 1, CHUNK):
+        cursor.execute(CALLS_SQL, {"low": low, "high": low + CHUNK - 1})
+        calls += cursor.rowcount
+        progress(f"  {calls:,} provider calls written ({time.monotonic() - started:.0f} s)")
+    return time.monotonic() - started, calls
+
+
 def settle(cursor) -> float:
-    """VACUUM ANALYZE the log, as autovacuum would after a fill: visibility map and statistics."""
+    """VACUUM ANALYZE the log and the calls, as autovacuum would after a fill: visibility map and statistics."""
     started = time.monotonic()
     cursor.execute("VACUUM (ANALYZE) notification_logs")
+    cursor.execute("VACUUM (ANALYZE) notification_provider_calls")
     return time.monotonic() - started
 
 
