@@ -94,8 +94,8 @@ class NotificationLogAdmin(admin.ModelAdmin):
                         "a recipient; anything else a provider's message id.")
     sortable_by = ("id", "created")
     # Fifty rows, not Django's hundred: at 10 million logs the queries of a page take a few milliseconds and
-    # drawing its rows the rest (each row's link resolves its URL again to keep the search and filters), so a
-    # searched page took 101-127 ms with a hundred and 85-88 ms with fifty (bench.scale's database, p50).
+    # drawing its rows most of the rest (Django's rows took 101-127 ms a searched page with a hundred and 85-88 ms
+    # with fifty; they are drawn by logs_app/admin_rows.py now, the change list template's `log_result_list`).
     list_per_page = 50
     paginator = CappedCountPaginator
     show_full_result_count = False
