@@ -12,7 +12,7 @@ from django.utils import timezone
 from kit.replica import lagging_reads
 
 from .models import NotificationLog, NotificationStatus
-from .rollup import counts_since, hour_of, window_start
+from .rollup import counts_since, counts_since_each, hour_of, window_start
 from .selectors import Backlog, log_backlog
 
 # The order (and colour, in the stylesheet) in which outcomes are drawn: good news first.
@@ -71,14 +71,21 @@ def _segments(counts: dict[str, int], total: int) -> list[Segment]:
             for status in STATUSES if counts.get(status)]
 
 
-def delivery_counts(*, since: dt.datetime) -> Period:
-    """Logs created in the hours from `since` (the start of an hourly bucket) on, counted per channel, provider
-    and status: read from the rollup (logs_app/rollup.py), a few rows per hour whatever the traffic."""
-    rows: dict[tuple[str, str], Row] = {}
-    for entry in counts_since(since, "channel", "provider", "status"):
-        row = rows.setdefault((entry["channel"], entry["provider"]), Row(entry["channel"], entry["provider"]))
-        row.counts[entry["status"]] = row.counts.get(entry["status"], 0) + entry["n"]
-        row.total += entry["n"]
+def delivery_counts(*, starts: list[dt.datetime]) -> list[Period]:
+    """Logs created in the hours from each of `starts` (the start of an hourly bucket) on, counted per channel,
+    provider and status: a Period each, read from the rollup (logs_app/rollup.py) in one query, a few rows per
+    hour whatever the traffic."""
+    periods: list[dict[tuple[str, str], Row]] = [{} for _ in starts]
+    for entry, counts in counts_since_each(starts, "channel", "provider", "status"):
+        for rows, n in zip(periods, counts):
+            if n:
+                row = rows.setdefault((entry["channel"], entry["provider"]), Row(entry["channel"], entry["provider"]))
+                row.counts[entry["status"]] = row.counts.get(entry["status"], 0) + n
+                row.total += n
+    return [_period(rows) for rows in periods]
+
+
+def _period(rows: dict[tuple[str, str], Row]) -> Period:
     ordered = sorted(rows.values(), key=lambda row: (row.channel, -row.total, row.provider))
     busiest = max((row.total for row in ordered), default=0)
     totals = {status: sum(row.counts.get(status, 0) for row in ordered) for status in STATUSES}
@@ -131,11 +138,9 @@ def recent_failures(*, limit: int = RECENT_FAILURES) -> list[NotificationLog]:
 def delivery_dashboard(request: HttpRequest) -> HttpResponse:
     """The admin page (staff only: wrapped in `admin.site.admin_view` where it is routed)."""
     now = timezone.now()
-    periods = []
-    for title, length in PERIODS:
-        period = delivery_counts(since=window_start(now, length // dt.timedelta(hours=1)))
+    periods = delivery_counts(starts=[window_start(now, length // dt.timedelta(hours=1)) for _, length in PERIODS])
+    for period, (title, _) in zip(periods, PERIODS):
         period.title = title
-        periods.append(period)
     columns, peak = hourly_volume(now=now)
     backlog: Backlog = log_backlog(now=now)
     context = {
