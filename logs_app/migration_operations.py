@@ -15,12 +15,16 @@ def _partitions(cursor, table: str) -> list[str] | None:
     return [row[0] for row in cursor.fetchall()]
 
 
-def _index_state(cursor, name: str) -> tuple[bool, bool] | None:
-    """(valid, attached to a parent index) of the index `name`; None when there is none."""
-    cursor.execute("SELECT i.indisvalid, EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = c.oid) FROM pg_class c "
-                   "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = %s", [name])
-    row = cursor.fetchone()
-    return None if row is None else (row[0], row[1])
+def _indexed(cursor, parent_index: str) -> set[str]:
+    """The partitions that have an index attached to `parent_index`."""
+    cursor.execute("SELECT i.indrelid::regclass::text FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid "
+                   "WHERE h.inhparent = %s::regclass", [parent_index])
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _index_exists(cursor, name: str) -> bool:
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i')", [name])
+    return cursor.fetchone()[0]
 
 
 class AddIndexOnline(AddIndexConcurrently):
@@ -38,8 +42,8 @@ class AddIndexOnline(AddIndexConcurrently):
             return
         model = to_state.apps.get_model(app_label, self.model_name)
         with schema_editor.connection.cursor() as cursor:
-            partitions = _partitions(cursor, model._meta.db_table)
-        if partitions is None:
+            partitioned = _partitions(cursor, model._meta.db_table) is not None
+        if not partitioned:
             super().database_forwards(app_label, schema_editor, from_state, to_state)
             return
         self._ensure_not_in_transaction(schema_editor)
@@ -48,13 +52,16 @@ class AddIndexOnline(AddIndexConcurrently):
         parent.parts["name"] = f"IF NOT EXISTS {quote(self.index.name)}"  # a failed run may have made it
         parent.parts["table"] = f"ONLY {quote(model._meta.db_table)}"
         schema_editor.execute(parent)
+        # Listed after the parent's index exists: a partition made from now on gets its own from it.
+        with schema_editor.connection.cursor() as cursor:
+            partitions, indexed = _partitions(cursor, model._meta.db_table), _indexed(cursor, self.index.name)
         for partition in partitions:
+            if partition in indexed:  # made with the parent's index, or built and attached by an earlier run
+                continue
             name = f"{partition}_{self.index.name.removeprefix(f'ix_{model._meta.db_table}_')}"[:63]
             with schema_editor.connection.cursor() as cursor:
-                state = _index_state(cursor, name)
-            if state == (True, True):  # built and attached by a run that failed further on
-                continue
-            if state is not None:  # left invalid (or built but not attached) by a failed run
+                leftover = _index_exists(cursor, name)
+            if leftover:  # half built (invalid), or built and not attached, by a run that failed
                 schema_editor.execute(f"DROP INDEX CONCURRENTLY {quote(name)}")
             child = self.index.create_sql(model, schema_editor, concurrently=True)
             child.parts["table"], child.parts["name"] = Table(partition, quote), quote(name)

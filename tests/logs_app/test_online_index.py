@@ -75,3 +75,32 @@ def test_a_rerun_finishes_what_a_failed_run_left(probe):
     indexes = _indexes()
     assert indexes.pop(NAME) == (True, LOGS)
     assert indexes == {f"{part.name}_probe": (True, part.name) for part in partitions_list()}
+
+
+def test_a_partition_made_during_the_build_gets_its_index_from_the_log(probe, monkeypatch):
+    """A partition made (by log_partitions) once the log's index exists takes its own from it; the build, which
+    lists the partitions after making that index, leaves it be."""
+    import logs_app.migration_operations as operations
+
+    late, calls = f"{LOGS}_probe_late", []
+    listed = operations._partitions
+
+    def partitions_made_meanwhile(cursor, table):
+        calls.append(table)
+        if len(calls) == 2:  # the listing after the log's index was made
+            last = partitions_list()[-2]  # the last bounded one (the DEFAULT partition comes last)
+            cursor.execute(f"CREATE TABLE {late} PARTITION OF {LOGS} FOR VALUES FROM (%s) TO (%s)",
+                           [last.end, last.end + (last.end - last.start)])
+        return listed(cursor, table)
+
+    monkeypatch.setattr(operations, "_partitions", partitions_made_meanwhile)
+    try:
+        _forwards()
+        assert _indexes()[NAME] == (True, LOGS)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT i.indisvalid FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid "
+                           "WHERE h.inhparent = %s::regclass AND i.indrelid = %s::regclass", [NAME, late])
+            assert cursor.fetchall() == [(True,)]  # one index, PostgreSQL's, attached
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {late}")
