@@ -30,20 +30,6 @@ def _drawn_by_django(cl) -> bool:
                 or list(cl.list_display_links or ()) != list(cl.list_display[:1]))
 
 
-def _cell_of_field(field: models.Field, empty: str) -> tuple[Callable[[Any], Any], bool]:
-    """(the text of a value, whether the column has the `nowrap` class) for a model field column."""
-    nowrap = isinstance(field, (models.DateField, models.TimeField, models.ForeignKey))
-    if field.flatchoices:  # a few values, drawn once each
-        drawn: dict[Any, Any] = {}
-
-        def choice(value: Any) -> Any:
-            if value not in drawn:
-                drawn[value] = display_for_field(value, field, empty)
-            return drawn[value]
-        return choice, nowrap
-    return (lambda value: display_for_field(value, field, empty)), nowrap
-
-
 def _method_cell(method: Callable[[Any], Any], empty: str, classes: str) -> Callable[[Any], tuple[Any, str]]:
     """A column the admin draws with a method of its own; or the model's automatic id, drawn from its value."""
     empty = getattr(method, "empty_value_display", empty)
@@ -57,8 +43,18 @@ def _method_cell(method: Callable[[Any], Any], empty: str, classes: str) -> Call
 
 
 def _field_cell(field: models.Field, empty: str, classes: str) -> Callable[[Any], tuple[Any, str]]:
-    draw, nowrap = _cell_of_field(field, empty)
-    classes += " nowrap" if nowrap else ""
+    """A column of one of the model's own fields; one with choices (a few values) draws each value once."""
+    if isinstance(field, (models.DateField, models.TimeField, models.ForeignKey)):
+        classes += " nowrap"
+    drawn: dict[Any, Any] = {}
+    choices = bool(field.flatchoices)
+
+    def draw(value: Any) -> Any:
+        if not choices:
+            return display_for_field(value, field, empty)
+        if value not in drawn:
+            drawn[value] = display_for_field(value, field, empty)
+        return drawn[value]
 
     def cell(row):
         value = getattr(row, field.attname)

@@ -91,9 +91,8 @@ def window_start(now: dt.datetime, hours: int) -> dt.datetime:
 def counts_since(since: dt.datetime, *fields: str) -> Iterator[dict]:
     """The rollup summed over its shards and the hours from `since` (a bucket start) on, grouped by `fields`
     (of hour, channel, provider, status); each dict has them and `n`, zero counts left out."""
-    for row in (LogCount.objects.filter(hour__gte=since).values(*fields).annotate(n=Sum("count")).order_by()):
-        if row["n"]:
-            yield row
+    for group, (n,) in counts_since_each([since], *fields):
+        yield {**group, "n": n}
 
 
 def counts_since_each(starts: Sequence[dt.datetime], *fields: str) -> Iterator[tuple[dict, list[int]]]:
