@@ -230,28 +230,31 @@ def purge(days: int) -> dict[str, Any]:
 
 
 def partitions_layout(period: str, now: dt.datetime) -> int:
-    """Partitions of `period` over the fill's 90 days and two periods ahead, in place of the migration's (which
-    holds everything before next month in one). Returns how many bounded partitions there are."""
+    """Partitions of `period` over the fill's 90 days and two periods ahead, for the log and its calls, in place of
+    the migrations' (which hold everything before next month in one). Returns how many bounded partitions the log
+    has."""
     from django.db import connection
 
-    from logs_app.partitions import HELD, LOGS, partitions_create_ahead, partitions_list, period_after, period_start
+    from logs_app.partitions import TABLES, partitions_create_ahead, partitions_list, period_after, period_start
 
     with connection.cursor() as cursor:
-        for part in partitions_list():
-            cursor.execute(f"DROP TABLE {part.name}")
-        cursor.execute(f"CREATE TABLE {HELD} PARTITION OF {LOGS} DEFAULT")
+        for table in TABLES:
+            for part in partitions_list(table):
+                cursor.execute(f"DROP TABLE {part.name}")
+            cursor.execute(f"CREATE TABLE {table.held} PARTITION OF {table.name} DEFAULT")
     first = period_start(now - dt.timedelta(days=scale_fill.DAYS), period)
     periods, start = 0, first
     while start <= now:
         start, periods = period_after(start, period), periods + 1
-    return len(partitions_create_ahead(now=first, ahead=periods + 1, period=period))
+    return len(partitions_create_ahead(now=first, ahead=periods + 1, period=period)) // len(TABLES)
 
 
 def retire(days: int) -> dict[str, Any]:
     """`log_partitions --retention-days DAYS`' retirement: the partitions wholly older than DAYS days."""
     from django.db import connection
 
-    from logs_app.partitions import partitions_retire
+    from logs_app.partitions import LOG
+    from logs_app.retirement import partitions_retire
 
     def calls() -> int:
         with connection.cursor() as cursor:
@@ -263,14 +266,17 @@ def retire(days: int) -> dict[str, Any]:
         cursor.execute("CHECKPOINT")  # the erase before it wrote gigabytes: let them reach the disk first
         position, _ = scale_fill.wal_bytes(cursor)
     started = time.perf_counter()
-    retired, _ = partitions_retire(now=dt.datetime.now(dt.timezone.utc), retention_days=days)
+    retired = partitions_retire(now=dt.datetime.now(dt.timezone.utc), retention_days=days).retired
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         _, wal = scale_fill.wal_bytes(cursor, position)
-    return {"seconds": round(seconds, 2), "partitions": len(retired), "logs": sum(part.logs for part in retired),
-            "calls": calls_before - calls(),
-            "held": sum(part.held for part in retired), "wal_kib": round(wal / 2**10, 1),
-            "locked_ms": round(max((part.locked_seconds for part in retired), default=0) * 1000, 1),
+    logs = [part for part in retired if part.table is LOG]
+    calls_parts = [part for part in retired if part.table is not LOG]
+    return {"seconds": round(seconds, 2), "partitions": len(logs), "logs": sum(part.rows for part in logs),
+            "calls_partitions": len(calls_parts), "calls": calls_before - calls(),
+            "held": sum(part.held for part in logs), "wal_kib": round(wal / 2**10, 1),
+            "locked_ms": round(max((part.locked_seconds for part in logs), default=0) * 1000, 1),
+            "calls_locked_ms": round(max((part.locked_seconds for part in calls_parts), default=0) * 1000, 1),
             "dropped_seconds": round(sum(part.dropped_seconds or 0 for part in retired), 2)}
 
 

@@ -27,8 +27,9 @@ def table(rows: int, results: dict[str, Any]) -> str:
         re_ = results["retire"]
         out.append(line([f"retention by {results['period']} partitions ({results['partitions']} made)",
                          f"{re_['partitions']} partitions, {re_['logs']:,} logs and {re_.get('calls', 0):,} provider "
-                         f"calls in {re_['seconds']} s (the log "
-                         f"locked for at most {re_['locked_ms']} ms; dropping the detached tables, log unlocked, "
+                         f"calls ({re_.get('calls_partitions', 0)} partitions) in {re_['seconds']} s (the log "
+                         f"locked for at most {re_['locked_ms']} ms, the calls {re_.get('calls_locked_ms', 0)} ms; "
+                         f"dropping the detached tables, nothing else locked, "
                          f"{re_['dropped_seconds']} s), {re_['wal_kib']} KiB WAL", *ISSUE["purge of a month"]]))
     first, second = results["purge"]["first"], results["purge"]["second"]
     out.append(line(["purge (row deletes) past 60 days", f"{first['deleted']:,} logs in {first['seconds']} s, "

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from notification_channels import registry
 
-from .partitions import is_partitioned, partitions_maintain
+from .partitions import is_partitioned
+from .retirement import partitions_maintain
 from .pipeline.bulk import bulk_send_enqueue
 from .pipeline.deliver import logs_deliver
 from .pipeline.lanes import Lane, lane_bound

@@ -17,8 +17,11 @@ def describe(err: ChannelError) -> str:
 
 
 def call_rows(*, log: NotificationLog, calls: Iterable[Call]) -> list[ProviderCall]:
-    """Unsaved rows for the calls made in the log's current attempt."""
-    return [ProviderCall(log_id=log.pk, attempt=log.attempts, provider=call.provider[:50], started_at=call.started_at,
+    """Unsaved rows for the calls made in the log's current attempt. A call's start is never put before its log's
+    creation (hosts' clocks may differ by a moment): on PostgreSQL the calls are partitioned by their start with
+    the log's boundaries, and retiring a period relies on no call of its logs lying in an earlier one."""
+    return [ProviderCall(log_id=log.pk, attempt=log.attempts, provider=call.provider[:50],
+                         started_at=max(call.started_at, log.created_at) if log.created_at else call.started_at,
                          duration_ms=call.duration_ms, outcome=str(call.outcome),
                          error="" if call.error is None else describe(call.error),
                          provider_message_id=call.message_id[:255])

@@ -1,5 +1,5 @@
-"""manage.py log_partitions: make the delivery log's partitions ahead and retire those past the retention
-(PostgreSQL; logs_app/partitions.py). Beat runs it daily, the CronJob nightly with the retention."""
+"""manage.py log_partitions: make the delivery log's partitions (and its provider calls') ahead and retire those
+past the retention (PostgreSQL; logs_app/partitions.py, logs_app/retirement.py). Beat runs it daily, the CronJob nightly with the retention."""
 
 import argparse
 
@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from logs_app.partitions import LOCK_TIMEOUT, is_partitioned, partitions_maintain
+from logs_app.partitions import LOCK_TIMEOUT, LOG, is_partitioned
+from logs_app.retirement import Retired, partitions_maintain
 from logs_app.pipeline.request import idempotency_keys_purge
 
 
@@ -24,11 +25,11 @@ def _at_least(low: int):
 
 
 class Command(BaseCommand):
-    help = ("Make the delivery log's partitions for this period and the next AHEAD ones, then (with "
-            "--retention-days) retire each partition wholly older than DAYS: its finished logs' provider calls are "
-            "deleted, its pending logs kept (moved to the DEFAULT partition), its counts leave the rollup, and it is "
-            "detached and dropped, or with --archive kept as a detached table. Also deletes idempotency keys past "
-            "their window. PostgreSQL only; on SQLite the log is one table and purge_logs does retention.")
+    help = ("Make the partitions of the delivery log and of its provider calls for this period and the next AHEAD "
+            "ones, then (with --retention-days) retire each partition wholly older than DAYS: its pending logs and "
+            "their calls are kept (moved to the DEFAULT partitions), its counts leave the rollup, and it is detached "
+            "and dropped, or with --archive kept as a detached table. Also deletes idempotency keys past their "
+            "window. PostgreSQL only; on SQLite the log is one table and purge_logs does retention.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--ahead", type=_at_least(0), default=settings.LOG_PARTITIONS_AHEAD, metavar="N",
@@ -47,17 +48,30 @@ class Command(BaseCommand):
         made = done.made
         self.stdout.write(f"Made {len(made)} partition{'s' if len(made) != 1 else ''}"
                           f"{': ' + ', '.join(made) if made else ''}.")
-        for part in done.retired:
-            verb = "Detached (kept for archive)" if part.archived else "Dropped"
-            timing = f"the log was locked for {part.locked_seconds * 1000:.0f} ms"
-            if part.dropped_seconds is None:
-                timing += f"; the detached table's lock was busy past {LOCK_TIMEOUT}: the next run drops it"
-            elif not part.archived:
-                timing += f", then dropping the detached table took {part.dropped_seconds * 1000:.0f} ms"
-            self.stdout.write(f"{verb} {part.name}: {part.logs} logs, {part.held} pending kept ({timing}).")
-        for name in done.put_off:
-            self.stdout.write(f"Put off {name}: the log was busy past {LOCK_TIMEOUT}; the next run retires it.")
-        if options["retention_days"] is not None and not done.retired and not done.put_off:
+        retirement = done.retirement
+        for part in retirement.retired:
+            self.stdout.write(_retired_line(part))
+        for name in retirement.put_off:
+            self.stdout.write(f"Put off {name}: its table was busy past {LOCK_TIMEOUT}, or the logs of its period "
+                              f"are not all retired yet; the next run retires it.")
+        if retirement.held_deleted:
+            self.stdout.write(f"Deleted {retirement.held_deleted} finished held log"
+                              f"{'s' if retirement.held_deleted != 1 else ''} past the retention.")
+        if options["retention_days"] is not None and not retirement.retired and not retirement.put_off:
             self.stdout.write(f"No partition is wholly older than {options['retention_days']} days.")
         keys = idempotency_keys_purge(now=now)
         self.stdout.write(f"Deleted {keys} idempotency key{'s' if keys != 1 else ''} past their window.")
+
+
+def _retired_line(part: Retired) -> str:
+    verb = "Detached (kept for archive)" if part.archived else "Dropped"
+    if part.table is LOG:
+        what, locked = f"{part.rows} logs, {part.held} pending kept", "the log was"
+    else:
+        what, locked = f"about {part.rows} provider calls, {part.held} of held logs kept", "the calls were"
+    timing = f"{locked} locked for {part.locked_seconds * 1000:.0f} ms"
+    if part.dropped_seconds is None:
+        timing += f"; the detached table's lock was busy past {LOCK_TIMEOUT}: the next run drops it"
+    elif not part.archived:
+        timing += f", then dropping the detached table took {part.dropped_seconds * 1000:.0f} ms"
+    return f"{verb} {part.name}: {what} ({timing})."
