@@ -10,7 +10,12 @@
   whatever the machine does, and the files and functions that execute most of them. Work done in C
   (psycopg's and hiredis's parsers, json) is not counted: compare changes of Python code with it, and
   confirm the others in CPU time;
-- with --profile, cProfile's top functions by cumulative CPU time.
+- with --profile, cProfile's top functions by cumulative CPU time;
+- with --stages, the bytecodes per send by stage of the send (STAGES below: each bytecode counts for the
+  innermost stage running), to see which of the send's jobs its cost is made of.
+
+With --floor it measures Django's floor instead (bench/floor/: no middleware, one view that parses the JSON and
+inserts one row), the baseline of `make bench`'s accept rate, through the same WSGI call.
 
 Its database is `notif_accept_cpu` and its Redis databases 13 and 14 on 127.0.0.1 (BENCH_DATABASE_URL,
 BENCH_REDIS_URL, BENCH_BROKER_URL to change them), apart from `make bench`'s, so it can run beside one.
@@ -44,9 +49,9 @@ from .harness import (
 WARM_UP = 200
 
 
-def _environ(key: str, user_id: int) -> dict[str, Any]:
+def _environ(key: str, user_id: int, path: str = "/api/v1/notifications/") -> dict[str, Any]:
     body = json.dumps({"user_id": user_id, "template_name": "bench_sms", "context": CONTEXT}).encode()
-    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/notifications/", "SCRIPT_NAME": "", "QUERY_STRING": "",
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
             "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
             "HTTP_HOST": "127.0.0.1:8000", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
             "HTTP_AUTHORIZATION": f"Api-Key {key}", "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(body),
@@ -54,12 +59,15 @@ def _environ(key: str, user_id: int) -> dict[str, Any]:
             "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0)}
 
 
-def _sender(key: str):
-    from notifications_project.wsgi import application
+def _sender(key: str, path: str = "/api/v1/notifications/"):
+    if os.environ["DJANGO_SETTINGS_MODULE"] == "bench.floor.settings":
+        from bench.floor.wsgi import application
+    else:
+        from notifications_project.wsgi import application
 
     def send(number: int) -> None:
         statuses: list[str] = []
-        answer = application(_environ(key, number % ACCEPT_USERS + 1), lambda status, headers, exc_info=None:
+        answer = application(_environ(key, number % ACCEPT_USERS + 1, path), lambda status, headers, exc_info=None:
                              statuses.append(status))
         b"".join(answer)
         answer.close()
@@ -97,6 +105,56 @@ def count_bytecodes(send, sends: int) -> None:
         print(f"{count / sends:8,.0f}  {_where(code)}:{code.co_firstlineno} {code.co_name}")
 
 
+# Where a send's bytecodes go: (file, function) -> stage. A bytecode counts for the innermost of these running, and
+# for OUTSIDE when none is (Django's handler, the middleware, URL resolving, the answer's headers).
+STAGES = {
+    ("kit/ratelimit.py", "rate_limit_hit"): "rate limit, with the API key's read-ahead (one Redis script)",
+    ("rest_framework/views.py", "dispatch"): "DRF: the request, the API key's authentication, the answer",
+    ("kit/views.py", "body"): "the request's body: JSON and the serializer",
+    ("logs_app/api.py", "post"): "the view's own code and the answer's body",
+    ("logs_app/pipeline/accept.py", "notification_send"): "the send's own code (accept.py)",
+    ("logs_app/pipeline/request.py", "send_request_check"): "the template (shared cache) and its render (Jinja)",
+    ("preferences_app/services.py", "preference_get_or_default"): "the user's preferences (shared cache)",
+    ("consent_app/selectors.py", "suppression_reason"): "the suppression list (a SELECT)",
+    ("logs_app/pipeline/accept.py", "_insert_log"): "the log's INSERT",
+    ("django/db/transaction.py", "__enter__"): "the transaction: BEGIN, COMMIT, on-commit hooks",
+    ("django/db/transaction.py", "__exit__"): "the transaction: BEGIN, COMMIT, on-commit hooks",
+    ("logs_app/pipeline/events.py", "logs_changed_send"): "logs_changed: the rollup's upsert, webhooks' check",
+    ("logs_app/pipeline/queue.py", "log_enqueue_soon"): "the queue: Celery's publish at the commit",
+    ("logs_app/pipeline/accept.py", "_log_accepted"): "the 'notification accepted' log line",
+}
+OUTSIDE = "Django: handler, middleware, URL resolving, the answer's headers"
+
+
+def count_stages(send, sends: int) -> None:
+    per_stage: collections.Counter = collections.Counter()
+    stage_of: dict[Any, str | None] = {}
+    running: list[tuple[Any, str]] = []  # (frame, stage), innermost last
+
+    def trace(frame: Any, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            per_stage[running[-1][1] if running else OUTSIDE] += 1
+        elif event == "call":
+            frame.f_trace_opcodes = True
+            code = frame.f_code
+            if code not in stage_of:
+                stage_of[code] = STAGES.get((_where(code), code.co_name))
+            if stage_of[code]:
+                running.append((frame, stage_of[code]))
+        elif event == "return" and running and running[-1][0] is frame:
+            running.pop()
+        return trace
+
+    sys.settrace(trace)
+    for number in range(sends):
+        send(number)
+    sys.settrace(None)
+    total = sum(per_stage.values())
+    print(f"Python bytecodes per send: {total / sends:,.0f}, by stage:")
+    for stage, count in per_stage.most_common():
+        print(f"{count / sends:8,.0f}  {100 * count / total:5.1f}%  {stage}")
+
+
 def time_cpu(send, sends: int) -> None:
     spent = []
     for number in range(sends):
@@ -123,6 +181,8 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--bytecodes", action="store_true", help="count Python bytecodes per send")
     mode.add_argument("--profile", action="store_true", help="cProfile, by cumulative CPU time")
+    mode.add_argument("--stages", action="store_true", help="count Python bytecodes per send by stage")
+    parser.add_argument("--floor", action="store_true", help="measure Django's floor (bench/floor/) instead")
     options = parser.parse_args()
     env = {"DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL,
            "CELERY_BROKER_URL": BROKER_URL, "CACHE_KEY_PREFIX": "notif-accept-cpu", "DEBUG": "false",
@@ -133,16 +193,23 @@ def main() -> None:
     prepare_database({**os.environ, "PYTHONPATH": str(ROOT)})
     import django
 
-    django.setup()
-    from preferences_app.services import preference_get_or_create
+    if options.floor:
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"
+        django.setup()
+        send = _sender("", "/floor/send/")
+    else:
+        django.setup()
+        from preferences_app.services import preference_get_or_create
 
-    key = seed()
-    for user_id in range(1, ACCEPT_USERS + 1):  # in the shared cache, as on a running service
-        preference_get_or_create(user_id=user_id)
-    send = _sender(key)
+        key = seed()
+        for user_id in range(1, ACCEPT_USERS + 1):  # in the shared cache, as on a running service
+            preference_get_or_create(user_id=user_id)
+        send = _sender(key)
     for number in range(WARM_UP):
         send(number)
-    (count_bytecodes if options.bytecodes else profile if options.profile else time_cpu)(send, options.sends)
+    measure = (count_bytecodes if options.bytecodes else profile if options.profile
+               else count_stages if options.stages else time_cpu)
+    measure(send, options.sends)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Migration operations for tables too big to lock: indexes built CONCURRENTLY on PostgreSQL, and a table made
 partitioned in place."""
 
+import datetime as dt
+
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, transaction
 from django.db.backends.ddl_references import Table
@@ -134,3 +136,24 @@ def partition_in_place(schema_editor, model, *, key: str, switch) -> None:
         cursor.execute(f"CREATE TABLE {table}_held PARTITION OF {table} DEFAULT")
         cursor.execute(f"ALTER TABLE {table} ATTACH PARTITION {old} FOR VALUES FROM (MINVALUE) TO (%s)", [switch])
         cursor.execute(f"ALTER TABLE {old} DROP CONSTRAINT {bound}")  # the partition's bound says it now
+
+
+def partition_operation(model_name: str, *, key: str) -> migrations.RunPython:
+    """The migration operation that partitions `model_name`'s table by `key` in place on PostgreSQL (at the start
+    of the period after tomorrow's: rows written until then go to the old table, now its first partition) and
+    makes the partitions ahead; nothing on SQLite. Migrations 0015 (the log) and 0017 (its calls) are this."""
+
+    def forwards(apps, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        from django.conf import settings
+        from django.utils import timezone
+
+        from logs_app.partitions import partitions_create_ahead, period_after, period_start
+
+        period = settings.LOG_PARTITION_PERIOD
+        switch = period_after(period_start(timezone.now() + dt.timedelta(days=1), period), period)
+        partition_in_place(schema_editor, apps.get_model("logs_app", model_name), key=key, switch=switch)
+        partitions_create_ahead(now=switch, ahead=settings.LOG_PARTITIONS_AHEAD, period=period)
+
+    return migrations.RunPython(forwards, elidable=False)

@@ -4,24 +4,9 @@ for the log (0015), no row is copied (logs_app/migration_operations.partition_in
 the partition of everything before T (the start of the period after tomorrow's), and the partitions from T on are
 made ahead. The embedded SQLite default keeps its plain table. Not reversible."""
 
-import datetime as dt
-
-from django.conf import settings
 from django.db import migrations
-from django.utils import timezone
 
-from logs_app.migration_operations import partition_in_place
-
-
-def partition(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    from logs_app.partitions import partitions_create_ahead, period_after, period_start
-
-    period = settings.LOG_PARTITION_PERIOD
-    switch = period_after(period_start(timezone.now() + dt.timedelta(days=1), period), period)
-    partition_in_place(schema_editor, apps.get_model("logs_app", "ProviderCall"), key="started_at", switch=switch)
-    partitions_create_ahead(now=switch, ahead=settings.LOG_PARTITIONS_AHEAD, period=period)
+from logs_app.migration_operations import partition_operation
 
 
 class Migration(migrations.Migration):
@@ -32,5 +17,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(partition, elidable=False),
+        partition_operation("ProviderCall", key="started_at"),
     ]

@@ -9,7 +9,9 @@ from django.utils import timezone
 from logs_app.models import NotificationLog, ProviderCall
 from logs_app.partitions import TABLES, partitions_create_ahead, partitions_list
 from preferences_app.services import preference_update
+from rest_framework.test import APIClient
 from templates_app.services import template_create
+from tests import factories
 
 
 @pytest.fixture
@@ -42,6 +44,15 @@ def twice_at_once(action) -> list:
 
 
 # The partitions of the log and of its provider calls (PostgreSQL) ---------------------------------------------
+
+@pytest.fixture
+def api(transactional_db):
+    """A REST client with an API key, for tests that commit (transactional_db)."""
+    _, secret = factories.api_key(name="partitions")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    return client
+
 
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions are PostgreSQL's")
 

@@ -16,14 +16,6 @@ from tests import factories
 from tests.logs_app.conftest import old_log, on_postgresql, partition_of, table_exists, twice_at_once
 
 @pytest.fixture
-def api(transactional_db):
-    key, secret = factories.api_key(name="partitions")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
-    return client
-
-
-@pytest.fixture
 def send(transactional_db):
     template = factories.NotificationTemplateFactory()
     factories.UserPreferenceFactory(user_id=1001)

@@ -17,17 +17,7 @@ from logs_app.pipeline.calls import call_rows
 from logs_app.rollup import counts_compare
 from notification_channels.base import CallOutcome
 from notification_channels.base import ProviderCall as Call
-from rest_framework.test import APIClient
-from tests import factories
 from tests.logs_app.conftest import on_postgresql, partition_of, table_exists
-
-
-@pytest.fixture
-def api(transactional_db):
-    _, secret = factories.api_key(name="calls partitions")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
-    return client
 
 
 def _call(log_id: int, started_at: dt.datetime, attempt: int = 2) -> int:
