@@ -54,12 +54,24 @@ TWILIO_RECIPIENT_ERRORS = {
 }
 
 
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+
+
 def _units(text: str) -> tuple[str, list[int]]:
     """The encoding a text needs and the cost of each character in that encoding's units."""
-    if all(char in GSM7_BASIC or char in GSM7_EXTENSION for char in text):
+    if set(text) <= _GSM7_ALL:
         return GSM7, [2 if char in GSM7_EXTENSION else 1 for char in text]
     # UCS-2 on the wire is UTF-16: characters outside the BMP (emoji) take two code units.
     return UCS2, [2 if ord(char) > 0xFFFF else 1 for char in text]
+
+
+def _total_units(text: str) -> tuple[str, int]:
+    """The encoding a text needs and its length in that encoding's units, counted per distinct character (a
+    set and str.count run in C: a send checks its text's length, and most texts are one segment)."""
+    chars = set(text)
+    if chars <= _GSM7_ALL:
+        return GSM7, len(text) + sum(text.count(char) for char in chars & GSM7_EXTENSION)
+    return UCS2, len(text) + sum(text.count(char) for char in chars if ord(char) > 0xFFFF)
 
 
 def sms_segments(text: str) -> tuple[str, int]:
@@ -68,15 +80,14 @@ def sms_segments(text: str) -> tuple[str, int]:
     Concatenated messages never split an escape sequence or a surrogate pair
     across two parts, so long texts are packed character by character.
     """
-    encoding, costs = _units(text)
-    total = sum(costs)
+    encoding, total = _total_units(text)
     if total == 0:
         return encoding, 0
     if total <= SINGLE_CAPACITY[encoding]:
         return encoding, 1
     capacity = PART_CAPACITY[encoding]
     segments, used = 1, 0
-    for cost in costs:
+    for cost in _units(text)[1]:
         if used + cost > capacity:
             segments, used = segments + 1, 0
         used += cost
