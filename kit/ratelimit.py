@@ -30,6 +30,7 @@ def _trusted_networks(proxies: tuple[str, ...]) -> tuple[ipaddress.IPv4Network |
     return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in proxies)
 
 
+@functools.lru_cache(maxsize=4096)  # every request parses its peer's address: callers and proxies repeat
 def _parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address as a listener or a proxy writes it: `203.0.113.7`, `203.0.113.7:4711`, `2001:db8::1`,
     `[2001:db8::1]` or `[2001:db8::1]:4711`. An IPv4 client written as IPv6 (`::ffff:203.0.113.7`, what a
