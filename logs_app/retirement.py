@@ -44,7 +44,8 @@ class Retired:
 @dataclass(frozen=True)
 class Retirement:
     retired: list[Retired] = field(default_factory=list)
-    put_off: list[str] = field(default_factory=list)  # past the retention, left to the next run (see below)
+    put_off: list[str] = field(default_factory=list)  # past the retention, its lock not had in time: the next run's
+    waiting: list[str] = field(default_factory=list)  # calls partitions whose period's logs were put off
     held_deleted: int = 0  # finished logs of the log's DEFAULT partition past the retention, deleted
 
 
@@ -59,7 +60,7 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
     is not had within LOCK_TIMEOUT, the partition is put off to the next run, and so is every calls partition
     whose logs' partitions are not all retired yet (the calls of their pending logs are not known to be kept)."""
     cutoff = now - dt.timedelta(days=retention_days)
-    retired, put_off = [], []
+    retired, put_off, waiting = [], [], []
     _leftovers_drop()
     for table in TABLES:
         if not is_partitioned(table):
@@ -68,7 +69,7 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
             if part.end is None or part.end > cutoff:
                 continue
             if table is CALLS and not _logs_retired_until(part.end):
-                put_off.append(part.name)
+                waiting.append(part.name)
                 continue
             try:
                 done = _log_partition_retire(part, archive) if table is LOG else _calls_partition_retire(part, archive)
@@ -79,7 +80,7 @@ def partitions_retire(*, now: dt.datetime, retention_days: int, archive: bool = 
             else:
                 if done is not None:
                     retired.append(done)
-    return Retirement(retired, put_off, _held_delete(cutoff))
+    return Retirement(retired, put_off, waiting, _held_delete(cutoff))
 
 
 @dataclass(frozen=True)

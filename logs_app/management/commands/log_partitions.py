@@ -1,5 +1,6 @@
 """manage.py log_partitions: make the delivery log's partitions (and its provider calls') ahead and retire those
-past the retention (PostgreSQL; logs_app/partitions.py, logs_app/retirement.py). Beat runs it daily, the CronJob nightly with the retention."""
+past the retention (PostgreSQL; logs_app/partitions.py, logs_app/retirement.py). Beat runs it daily, the CronJob
+nightly with the retention."""
 
 import argparse
 
@@ -52,12 +53,15 @@ class Command(BaseCommand):
         for part in retirement.retired:
             self.stdout.write(_retired_line(part))
         for name in retirement.put_off:
-            self.stdout.write(f"Put off {name}: its table was busy past {LOCK_TIMEOUT}, or the logs of its period "
-                              f"are not all retired yet; the next run retires it.")
+            self.stdout.write(f"Put off {name}: its table was busy past {LOCK_TIMEOUT}; the next run retires it.")
+        for name in retirement.waiting:
+            self.stdout.write(f"Put off {name}: the logs of its period are not all retired yet; the next run "
+                              f"retires it.")
         if retirement.held_deleted:
             self.stdout.write(f"Deleted {retirement.held_deleted} finished held log"
                               f"{'s' if retirement.held_deleted != 1 else ''} past the retention.")
-        if options["retention_days"] is not None and not retirement.retired and not retirement.put_off:
+        anything = retirement.retired or retirement.put_off or retirement.waiting
+        if options["retention_days"] is not None and not anything:
             self.stdout.write(f"No partition is wholly older than {options['retention_days']} days.")
         keys = idempotency_keys_purge(now=now)
         self.stdout.write(f"Deleted {keys} idempotency key{'s' if keys != 1 else ''} past their window.")
