@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from consent_app.records import consent_history_erase, consent_history_export
@@ -23,7 +23,7 @@ from preferences_app.services import validate_user_id
 
 from .models import FINAL_STATUSES, IdempotencyKey, NotificationLog, NotificationStatus, ProviderCall
 from .pipeline.events import LogChange, logs_changed_send
-from .rollup import counts_compact, counts_subtract, real_counts_of
+from .rollup import Key, counts_compact, counts_subtract, real_counts_of
 
 logger = logging.getLogger(__name__)
 
@@ -75,15 +75,8 @@ def logs_purge(*, older_than_days: int, batch_size: int = 1000, pause_seconds: f
         with transaction.atomic():
             stop = min(start + batch_size, end)
             in_range = old.filter(pk__gte=start, pk__lt=stop)
-            # Counted by the rollup's key (hour, channel, provider, status), which takes them off with the DELETE.
-            counts = real_counts_of(in_range)
-            if counts:
-                # The range's provider calls first, through their (log, id) index; then the logs in one
-                # DELETE (Django's cascade would read every log of the range back to find their calls).
-                ProviderCall.objects.filter(log_id__gte=start, log_id__lt=stop,
-                                            log__in=in_range.values("id")).delete()
-                in_range._raw_delete(in_range.db)
-                counts_subtract(counts)
+            counts = logs_delete(in_range, ProviderCall.objects.filter(log_id__gte=start, log_id__lt=stop,
+                                                                       log__in=in_range.values("id")))
         for (_, _, _, status), n in counts.items():
             deleted[status] += n
         start = _first_id_from(start + batch_size, end)
@@ -94,6 +87,19 @@ def logs_purge(*, older_than_days: int, batch_size: int = 1000, pause_seconds: f
     logger.info("logs purged", extra={"older_than_days": older_than_days, "deleted": result.total,
                                       "by_status": result.by_status})
     return result
+
+
+def logs_delete(logs: QuerySet[NotificationLog], calls: QuerySet[ProviderCall]) -> dict[Key, int]:
+    """Delete finished `logs` with their provider `calls` and take them off the rollup, in the caller's
+    transaction: the calls first (through their (log, id) index), then the logs in one DELETE (Django's cascade
+    would read every log back to find its calls). Returns what was taken off, by the rollup's key (hour, channel,
+    provider, status). The purge and the partitions' retirement (held logs) delete logs through it."""
+    counts = real_counts_of(logs)
+    if counts:
+        calls.delete()
+        logs._raw_delete(logs.db)
+        counts_subtract(counts)
+    return counts
 
 
 def _purge_end(cutoff: dt.datetime) -> int:

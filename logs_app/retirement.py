@@ -20,7 +20,8 @@ from psycopg.errors import LockNotAvailable
 from .models import FINAL_STATUSES, LogCount, NotificationLog, NotificationStatus, ProviderCall
 from .partitions import (CALLS, HELD, LOCK_TIMEOUT, LOG, LOGS, TABLES, Partition, Table, is_partitioned,
                          partitions_create_ahead, partitions_list, turn_take)
-from .rollup import counts_add, counts_subtract, hour_of, real_counts_of, rollup_counts
+from .privacy import logs_delete
+from .rollup import counts_add, hour_of, real_counts_of, rollup_counts
 
 # A detached partition waiting to be dropped: renamed so in the detaching transaction, dropped in a transaction of its
 # own (freeing a month's files takes the filesystem most of a second, which the table's lock need not wait for); one
@@ -233,9 +234,5 @@ def _held_delete(cutoff: dt.datetime, batch: int = 1000) -> int:
             ids = [row[0] for row in cursor.fetchall()]
             if not ids:
                 return deleted
-            logs = NotificationLog.objects.filter(pk__in=ids)
-            counts = real_counts_of(logs)
-            ProviderCall.objects.filter(log_id__in=ids).delete()
-            logs._raw_delete(logs.db)
-            counts_subtract(counts)
+            logs_delete(NotificationLog.objects.filter(pk__in=ids), ProviderCall.objects.filter(log_id__in=ids))
         deleted += len(ids)
